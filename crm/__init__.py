@@ -1,0 +1,1 @@
+"""The tracking-number store: requests, incidents, statuses, audit and intake."""
