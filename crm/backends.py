@@ -97,23 +97,24 @@ class _SqliteTransaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def _run(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
         try:
-            cursor = self._conn.execute(sql, [_sqlite_param(p) for p in params])
+            return self._conn.execute(sql, [_sqlite_param(p) for p in params])
         except sqlite3.IntegrityError as exc:
             text = str(exc)
             if text.startswith("UNIQUE constraint failed"):
                 raise UniqueViolation(text.split(":", 1)[1].strip()) from exc
             raise
-        return cursor.rowcount
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._run(sql, params).rowcount
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row = self._conn.execute(sql, [_sqlite_param(p) for p in params]).fetchone()
+        row = self._run(sql, params).fetchone()
         return None if row is None else _sqlite_row(row)
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        rows = self._conn.execute(sql, [_sqlite_param(p) for p in params]).fetchall()
-        return [_sqlite_row(r) for r in rows]
+        return [_sqlite_row(r) for r in self._run(sql, params).fetchall()]
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(sql, ([_sqlite_param(p) for p in r] for r in rows))
@@ -223,21 +224,23 @@ class _PostgresTransaction:
     def _sql(sql: str) -> str:
         return sql.replace("%", "%%").replace("?", "%s")
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
         import psycopg
 
         try:
-            cursor = self._conn.execute(self._sql(sql), list(params))
+            return self._conn.execute(self._sql(sql), list(params))
         except psycopg.errors.UniqueViolation as exc:
             raise UniqueViolation(exc.diag.constraint_name or "") from exc
-        return int(cursor.rowcount)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return int(self._run(sql, params).rowcount)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row = self._conn.execute(self._sql(sql), list(params)).fetchone()
+        row = self._run(sql, params).fetchone()
         return None if row is None else dict(row)
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return [dict(r) for r in self._conn.execute(self._sql(sql), list(params)).fetchall()]
+        return [dict(r) for r in self._run(sql, params).fetchall()]
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._conn.cursor() as cursor:

@@ -217,17 +217,6 @@ def _check_lines(frame: gpd.GeoDataFrame, layer: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SnappedValve:
-    """Where a valve cuts the network: its main and its position along it in metres."""
-
-    valve_id: str
-    main_id: str
-    position_m: float
-    side_a: int
-    side_b: int
-
-
 class WaterNetwork:
     """A water network cut into isolation segments by its operable valves.
 

@@ -260,8 +260,11 @@ def _apply_mapping(
     for target, value in entry.constants.items():
         out[target] = value
     for column, dtype in spec.columns.items():
-        out[column] = _cast(out[column], dtype, column, report) if column in out else (
-            pd.Series(pd.NA, index=out.index, dtype=dtype))
+        if column in out:
+            out[column] = _cast(out[column], dtype, column, report)
+        else:
+            empty = np.nan if dtype == "float64" else pd.NA
+            out[column] = pd.Series(empty, index=out.index, dtype=dtype)
     return out[[*spec.columns, "geometry"]]
 
 
