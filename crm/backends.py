@@ -27,7 +27,7 @@ LOGGER = logging.getLogger(__name__)
 Row = dict[str, Any]
 
 
-class UniqueViolation(Exception):
+class UniqueViolationError(Exception):
     """An insert hit a unique constraint; ``constraint`` names the column if known."""
 
     def __init__(self, constraint: str) -> None:
@@ -103,7 +103,7 @@ class _SqliteTransaction:
         except sqlite3.IntegrityError as exc:
             text = str(exc)
             if text.startswith("UNIQUE constraint failed"):
-                raise UniqueViolation(text.split(":", 1)[1].strip()) from exc
+                raise UniqueViolationError(text.split(":", 1)[1].strip()) from exc
             raise
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -230,7 +230,7 @@ class _PostgresTransaction:
         try:
             return self._conn.execute(self._sql(sql), list(params))
         except psycopg.errors.UniqueViolation as exc:
-            raise UniqueViolation(exc.diag.constraint_name or "") from exc
+            raise UniqueViolationError(exc.diag.constraint_name or "") from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return int(self._run(sql, params).rowcount)

@@ -123,20 +123,23 @@ def clean_text(value: Any, field_name: str, limit: int) -> str:
     if not isinstance(value, str):
         raise IntakeError(f"{field_name} must be text, got {type(value).__name__}", field_name)
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
-    controls = sum(1 for c in text if unicodedata.category(c) in ("Cc", "Cs", "Co")
-                   and c not in _KEEP_CONTROLS)
+    controls = sum(
+        1
+        for c in text
+        if unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in _KEEP_CONTROLS
+    )
     if "\x00" in text or (text and controls / len(text) > 0.1):
         message = (
             f"{field_name} looks like binary data ({controls:,} control characters); send "
             "plain text"
         )
         raise IntakeError(message, field_name)
-    text = "".join(c for c in text if c in _KEEP_CONTROLS
-                   or unicodedata.category(c) not in ("Cc", "Cs", "Co")).strip()
+    text = "".join(
+        c for c in text if c in _KEEP_CONTROLS or unicodedata.category(c) not in ("Cc", "Cs", "Co")
+    ).strip()
     if len(text) > limit:
         message = (
-            f"{field_name} is {len(text):,} characters long; the limit is {limit:,}. "
-            "Shorten it."
+            f"{field_name} is {len(text):,} characters long; the limit is {limit:,}. Shorten it."
         )
         raise IntakeError(message, field_name)
     return text
@@ -194,11 +197,11 @@ def _check_contact(contact: Contact | None) -> Contact | None:
     phone = clean_text(contact.phone, "phone", 40) or None
     email = clean_text(contact.email, "email", 320) or None
     if phone and not _PHONE.match(phone):
-        raise IntakeError(f"phone {phone!r} is not a phone number (digits, spaces, + - ( ))",
-                          "phone")
+        raise IntakeError(
+            f"phone {phone!r} is not a phone number (digits, spaces, + - ( ))", "phone"
+        )
     if email and not _EMAIL.match(email):
-        raise IntakeError(f"email {email!r} is not an email address like name@example.ca",
-                          "email")
+        raise IntakeError(f"email {email!r} is not an email address like name@example.ca", "email")
     return Contact(name, phone, email) if (name or phone or email) else None
 
 
@@ -256,6 +259,74 @@ def submit_report(
         If anything in the report is unusable; nothing is stored. The message says which
         field and how to fix it.
     """
+    new, notices = prepare_report(store, report, spatial=spatial)
+    request, replayed = store.insert_request(new)
+    if replayed:
+        return Receipt(request, replayed=True)
+    LOGGER.info("took %s report %s by %s", new.service_code, request.number, new.channel)
+    return _relate(store, request, spatial, notices)
+
+
+def submit_reports(
+    store: Store,
+    reports: list[Report],
+    *,
+    spatial: SpatialContext | None = None,
+) -> list[Receipt]:
+    """Check many reports and store them in one transaction: all of them, or none.
+
+    Raises
+    ------
+    IntakeError
+        For the first unusable report; its message starts with its position (1-based).
+    """
+    prepared = []
+    for position, report in enumerate(reports, start=1):
+        try:
+            prepared.append(prepare_report(store, report, spatial=spatial))
+        except IntakeError as exc:
+            raise IntakeError(f"report {position:,}: {exc}", exc.field) from None
+    stored = store.insert_requests([new for new, _ in prepared])
+    LOGGER.info("took %s reports in one batch", f"{len(stored):,}")
+    return [
+        Receipt(request, replayed=True) if replayed else _relate(store, request, spatial, notices)
+        for (request, replayed), (_, notices) in zip(stored, prepared, strict=True)
+    ]
+
+
+def _relate(
+    store: Store,
+    request: Request,
+    spatial: SpatialContext | None,
+    notices: list[str],
+) -> Receipt:
+    # relate a fresh request to what is already open
+    nearby: tuple[str, ...] = ()
+    incident_code = None
+    if spatial is not None and request.lon is not None:
+        nearby = tuple(spatial.nearby_open(request))
+        incident_code = spatial.assign_incident(store, request)
+    return Receipt(request, False, nearby, incident_code, tuple(notices))
+
+
+def prepare_report(
+    store: Store,
+    report: Report,
+    *,
+    spatial: SpatialContext | None = None,
+) -> tuple[NewRequest, list[str]]:
+    """Check a report and work out everything to store, without storing it.
+
+    Returns
+    -------
+    (NewRequest, list of str)
+        The request ready for the store, and notices for the reporter.
+
+    Raises
+    ------
+    IntakeError
+        If anything in the report is unusable.
+    """
     # check everything before anything is written
     services = load_services(store.settings.services_file)
     service = _check_service(report.service_code, services)
@@ -286,7 +357,7 @@ def submit_report(
         if snap.get("is_flagged"):
             notices.append("A dispatcher will confirm which asset this concerns.")
 
-    # store it with its first event
+    # ready to store with its first event
     now = report.received_at or utc_now()
     new = NewRequest(
         service_code=service.code,
@@ -304,15 +375,4 @@ def submit_report(
         idempotency_key=key,
         **snap,
     )
-    request, replayed = store.insert_request(new)
-    if replayed:
-        return Receipt(request, replayed=True)
-    LOGGER.info("took %s report %s by %s", service.code, request.number, channel)
-
-    # relate it to what is already open
-    nearby: tuple[str, ...] = ()
-    incident_code = None
-    if spatial is not None and point is not None:
-        nearby = tuple(spatial.nearby_open(request))
-        incident_code = spatial.assign_incident(store, request)
-    return Receipt(request, False, nearby, incident_code, tuple(notices))
+    return new, notices

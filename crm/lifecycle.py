@@ -79,10 +79,10 @@ def check_transition(
             f"status may be: {following}"
         )
         raise TransitionError(message)
-    if current == "resolved" and target == "acknowledged":
-        if resolved_at is None or now - resolved_at > timedelta(days=reopen_days):
-            message = (
-                f"cannot reopen: the request was resolved more than {reopen_days:g} days "
-                "ago. Take a new report and mention the old tracking number in it."
-            )
-            raise TransitionError(message)
+    reopening = current == "resolved" and target == "acknowledged"
+    if reopening and (resolved_at is None or now - resolved_at > timedelta(days=reopen_days)):
+        message = (
+            f"cannot reopen: the request was resolved more than {reopen_days:g} days "
+            "ago. Take a new report and mention the old tracking number in it."
+        )
+        raise TransitionError(message)

@@ -50,8 +50,16 @@ class Service:
     attributes: tuple[Attribute, ...] = field(default_factory=tuple)
 
 
-_REQUIRED = {"name", "group", "description", "layer", "clusters", "severity",
-             "acknowledge_hours", "resolve_hours"}
+_REQUIRED = {
+    "name",
+    "group",
+    "description",
+    "layer",
+    "clusters",
+    "severity",
+    "acknowledge_hours",
+    "resolve_hours",
+}
 _OPTIONAL = {"radius_m", "min_reports", "keywords", "attributes"}
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crm import tracking
-from crm.backends import Row, Transaction, UniqueViolation, open_backend
+from crm.backends import Row, Transaction, UniqueViolationError, open_backend
 from crm.errors import (
     ConflictError,
     FeedbackError,
@@ -253,7 +253,7 @@ class Store:
                 with self.transaction() as tx:
                     request = self._insert_request(tx, new, number)
                 return request, False
-            except UniqueViolation as exc:
+            except UniqueViolationError as exc:
                 if "idempotency" in exc.constraint and new.idempotency_key:
                     earlier = self._by_idempotency_key(new.idempotency_key)
                     if earlier is not None:
@@ -261,6 +261,47 @@ class Store:
                 LOGGER.warning("tracking number collision on %s; drawing again", exc.constraint)
         message = "could not draw an unused tracking number in 8 attempts"
         raise RuntimeError(message)
+
+    def insert_requests(self, batch: Sequence[NewRequest]) -> list[tuple[Request, bool]]:
+        """Store many checked requests in one transaction (imports, bulk intake).
+
+        Requests whose idempotency key is already stored are returned as they were, with
+        True beside them; the rest are all stored or, on any error, none are.
+        """
+        keys = [n.idempotency_key for n in batch if n.idempotency_key]
+        earlier: dict[str, Request] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            with self.transaction(write=False) as tx:
+                rows = tx.all(
+                    f"SELECT {_REQUEST_COLUMNS}, idempotency_key AS k FROM requests "
+                    f"WHERE idempotency_key IN ({marks})",
+                    chunk,
+                )
+            earlier.update({r.pop("k"): Request.from_row(r) for r in rows})
+        for _attempt in range(8):
+            try:
+                out: list[tuple[Request, bool]] = []
+                seen: dict[str, Request] = {}
+                with self.transaction() as tx:
+                    for new in batch:
+                        key = new.idempotency_key
+                        if key and key in earlier:
+                            out.append((earlier[key], True))
+                        elif key and key in seen:
+                            out.append((seen[key], True))
+                        else:
+                            request = self._insert_request(tx, new, tracking.new_number())
+                            if key:
+                                seen[key] = request
+                            out.append((request, False))
+                return out
+            except UniqueViolationError as exc:
+                if "idempotency" in exc.constraint:
+                    raise
+                LOGGER.warning("tracking number collision in a batch; drawing again")
+        raise RuntimeError("could not draw unused tracking numbers in 8 attempts")
 
     def _insert_request(self, tx: Transaction, new: NewRequest, number: str) -> Request:
         row = tx.one(
@@ -271,11 +312,24 @@ class Store:
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', 1, ?, ?, ?, ?) "
             f"RETURNING {_REQUEST_COLUMNS}",
             (
-                number, new.service_code, new.channel, new.description, new.address,
-                new.lon, new.lat, new.location_source, new.asset_layer, new.asset_id,
-                new.snap_distance_m, new.is_flagged, new.flag_reason,
-                json.dumps(new.attributes), new.idempotency_key, new.expected_at,
-                new.created_at, new.created_at,
+                number,
+                new.service_code,
+                new.channel,
+                new.description,
+                new.address,
+                new.lon,
+                new.lat,
+                new.location_source,
+                new.asset_layer,
+                new.asset_id,
+                new.snap_distance_m,
+                new.is_flagged,
+                new.flag_reason,
+                json.dumps(new.attributes),
+                new.idempotency_key,
+                new.expected_at,
+                new.created_at,
+                new.created_at,
             ),
         )
         assert row is not None
@@ -331,8 +385,9 @@ class Store:
                 message += " Check it against the receipt."
             raise TrackingNumberError(message, suggestion)
         with self.transaction(write=False) as tx:
-            row = tx.one(f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE tracking = ?",
-                         (canonical,))
+            row = tx.one(
+                f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE tracking = ?", (canonical,)
+            )
         if row is None:
             message = (
                 f"no request has the tracking number {tracking.format_number(canonical)}. "
@@ -446,8 +501,9 @@ class Store:
         """Return the reporter's contact details; for staff pages only."""
         request = self.get_request(number)
         with self.transaction(write=False) as tx:
-            row = tx.one("SELECT name, phone, email FROM contacts WHERE request_id = ?",
-                         (request.id,))
+            row = tx.one(
+                "SELECT name, phone, email FROM contacts WHERE request_id = ?", (request.id,)
+            )
         return None if row is None else Contact(**row)
 
     def events_for(self, number: str, *, public_only: bool = False) -> list[Event]:
@@ -457,8 +513,9 @@ class Store:
         if public_only:
             sql += " AND is_public = ?"
         with self.transaction(write=False) as tx:
-            rows = tx.all(sql + " ORDER BY id", (request.id, True) if public_only
-                          else (request.id,))
+            rows = tx.all(
+                sql + " ORDER BY id", (request.id, True) if public_only else (request.id,)
+            )
         return [Event(**{**r, "is_public": bool(r["is_public"])}) for r in rows]
 
     # --- status changes -------------------------------------------------------------
@@ -501,9 +558,16 @@ class Store:
         request = self.get_request(number)
         now = at or utc_now()
         with self.transaction() as tx:
-            self._change_status(tx, request.id, to_status, actor=actor,
-                                expected_version=expected_version, note=note, public=public,
-                                now=now)
+            self._change_status(
+                tx,
+                request.id,
+                to_status,
+                actor=actor,
+                expected_version=expected_version,
+                note=note,
+                public=public,
+                now=now,
+            )
         return self.get_request_by_id(request.id)
 
     def _change_status(
@@ -518,16 +582,26 @@ class Store:
         public: bool,
         now: datetime,
     ) -> None:
-        row = tx.one("SELECT tracking, status, version, resolved_at FROM requests WHERE id = ?",
-                     (request_id,))
+        row = tx.one(
+            "SELECT tracking, status, version, resolved_at FROM requests WHERE id = ?",
+            (request_id,),
+        )
         if row is None:
             raise NotFoundError(f"no request has the id {request_id}")
         if expected_version is not None and row["version"] != expected_version:
             raise self._conflict(tx, request_id, row, expected_version)
-        check_transition(row["status"], to_status, resolved_at=row["resolved_at"], now=now,
-                         reopen_days=self.settings.reopen_days)
-        resolved_at = now if to_status == "resolved" else (
-            None if to_status == "acknowledged" else row["resolved_at"])
+        check_transition(
+            row["status"],
+            to_status,
+            resolved_at=row["resolved_at"],
+            now=now,
+            reopen_days=self.settings.reopen_days,
+        )
+        resolved_at = (
+            now
+            if to_status == "resolved"
+            else (None if to_status == "acknowledged" else row["resolved_at"])
+        )
         changed = tx.execute(
             "UPDATE requests SET status = ?, version = version + 1, updated_at = ?, "
             "resolved_at = ? WHERE id = ? AND version = ?",
@@ -556,7 +630,8 @@ class Store:
             f"request {tracking.format_number(row['tracking'])} was changed by {who} at "
             f"{when:%Y-%m-%d %H:%M:%S} UTC (now {last['to_status'] if last else '?'}, "
             f"version {current}) after you read version {expected}. Reload it and decide again."
-            if when else f"request changed since version {expected}; reload it"
+            if when
+            else f"request changed since version {expected}; reload it"
         )
         return ConflictError(message, current, who, when)
 
@@ -570,8 +645,15 @@ class Store:
             row = tx.one(
                 "INSERT INTO events (request_id, at, actor, from_status, to_status, note, "
                 "is_public) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                (request.id, utc_now(), actor, request.status, request.status, text[:4000],
-                 public),
+                (
+                    request.id,
+                    utc_now(),
+                    actor,
+                    request.status,
+                    request.status,
+                    text[:4000],
+                    public,
+                ),
             )
         assert row is not None
         return Event(**{**row, "is_public": bool(row["is_public"])})
@@ -603,15 +685,17 @@ class Store:
                     "VALUES (?, ?, ?, ?)",
                     (request.id, rating, comment.strip()[:2000], utc_now()),
                 )
-        except UniqueViolation:
+        except UniqueViolationError:
             raise FeedbackError(f"request {request.number} has already been rated") from None
 
     def feedback_summary(self) -> dict[str, float]:
         """Return the count and mean of ratings."""
         with self.transaction(write=False) as tx:
             row = tx.one("SELECT COUNT(*) AS n, AVG(rating) AS mean FROM feedback")
-        return {"count": float(row["n"]) if row else 0.0,
-                "mean": float(row["mean"]) if row and row["mean"] is not None else 0.0}
+        return {
+            "count": float(row["n"]) if row else 0.0,
+            "mean": float(row["mean"]) if row and row["mean"] is not None else 0.0,
+        }
 
     # --- incidents ------------------------------------------------------------------
 
@@ -637,22 +721,40 @@ class Store:
                         "INSERT INTO incidents (code, service_code, status, version, group_key, "
                         "priority, customers_affected, details, area_geojson, created_at, "
                         "updated_at) VALUES (?, ?, 'new', 1, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                        (code, service_code, group_key, priority, customers_affected,
-                         json.dumps(details or {}), area_geojson, now, now),
+                        (
+                            code,
+                            service_code,
+                            group_key,
+                            priority,
+                            customers_affected,
+                            json.dumps(details or {}),
+                            area_geojson,
+                            now,
+                            now,
+                        ),
                     )
                     assert row is not None
                     ids = list(request_ids)
-                    tx.many("UPDATE requests SET incident_id = ? WHERE id = ?",
-                            [(row["id"], i) for i in ids])
+                    tx.many(
+                        "UPDATE requests SET incident_id = ? WHERE id = ?",
+                        [(row["id"], i) for i in ids],
+                    )
                 return Incident.from_row(row)
-            except UniqueViolation:
+            except UniqueViolationError:
                 continue
         raise RuntimeError("could not draw an unused incident code in 8 attempts")
 
     def update_incident(self, incident_id: int, **values: Any) -> Incident:
         """Set some of an incident's fields (priority, customers, details, area, crew, eta)."""
-        allowed = {"priority", "customers_affected", "details", "area_geojson", "crew_id",
-                   "eta_at", "group_key"}
+        allowed = {
+            "priority",
+            "customers_affected",
+            "details",
+            "area_geojson",
+            "crew_id",
+            "eta_at",
+            "group_key",
+        }
         unknown = sorted(set(values) - allowed)
         if unknown:
             raise ValueError(f"cannot set {unknown} on an incident; settable: {sorted(allowed)}")
@@ -723,31 +825,57 @@ class Store:
                     f"{incident.status}). Reload it and decide again."
                 )
                 raise ConflictError(message, incident.version, None, incident.updated_at)
-            check_transition(incident.status, to_status, resolved_at=incident.resolved_at,
-                             now=now, reopen_days=self.settings.reopen_days)
+            check_transition(
+                incident.status,
+                to_status,
+                resolved_at=incident.resolved_at,
+                now=now,
+                reopen_days=self.settings.reopen_days,
+            )
             changed = tx.execute(
                 "UPDATE incidents SET status = ?, version = version + 1, updated_at = ?, "
                 "resolved_at = ? WHERE id = ? AND version = ?",
-                (to_status, now, now if to_status == "resolved" else incident.resolved_at,
-                 incident.id, expected_version),
+                (
+                    to_status,
+                    now,
+                    now if to_status == "resolved" else incident.resolved_at,
+                    incident.id,
+                    expected_version,
+                ),
             )
             if changed != 1:
-                raise ConflictError(f"incident {incident.code} changed meanwhile; reload it",
-                                    incident.version + 1, None, None)
-            members = tx.all("SELECT id, status FROM requests WHERE incident_id = ?",
-                             (incident.id,))
+                raise ConflictError(
+                    f"incident {incident.code} changed meanwhile; reload it",
+                    incident.version + 1,
+                    None,
+                    None,
+                )
+            members = tx.all(
+                "SELECT id, status FROM requests WHERE incident_id = ?", (incident.id,)
+            )
             for member in members:
                 if member["status"] == to_status:
                     continue
                 try:
-                    check_transition(member["status"], to_status, resolved_at=None, now=now,
-                                     reopen_days=self.settings.reopen_days)
+                    check_transition(
+                        member["status"],
+                        to_status,
+                        resolved_at=None,
+                        now=now,
+                        reopen_days=self.settings.reopen_days,
+                    )
                 except ValueError:
                     continue
-                self._change_status(tx, member["id"], to_status, actor=actor,
-                                    expected_version=None,
-                                    note=note or f"with incident {incident.code}",
-                                    public=public, now=now)
+                self._change_status(
+                    tx,
+                    member["id"],
+                    to_status,
+                    actor=actor,
+                    expected_version=None,
+                    note=note or f"with incident {incident.code}",
+                    public=public,
+                    now=now,
+                )
         return self.get_incident(incident.id)
 
     def set_request_incident(self, request_id: int, incident_id: int | None) -> None:
@@ -755,12 +883,14 @@ class Store:
         with self.transaction() as tx:
             changed = tx.execute(
                 "UPDATE requests SET incident_id = ?, version = version + 1 WHERE id = ?",
-                (incident_id, request_id))
+                (incident_id, request_id),
+            )
         if changed != 1:
             raise NotFoundError(f"no request has the id {request_id}")
 
-    def mark_duplicate(self, number: str, of_number: str, *, actor: str,
-                       expected_version: int) -> Request:
+    def mark_duplicate(
+        self, number: str, of_number: str, *, actor: str, expected_version: int
+    ) -> Request:
         """Mark a request a duplicate of another; the original carries on."""
         request = self.get_request(number)
         original = self.get_request(of_number)
@@ -768,33 +898,58 @@ class Store:
             raise ValueError("a request cannot be a duplicate of itself")
         now = utc_now()
         with self.transaction() as tx:
-            self._change_status(tx, request.id, "duplicate", actor=actor,
-                                expected_version=expected_version,
-                                note=f"duplicate of {original.number}", public=True, now=now)
-            tx.execute("UPDATE requests SET duplicate_of = ?, incident_id = ? WHERE id = ?",
-                       (original.id, original.incident_id, request.id))
+            self._change_status(
+                tx,
+                request.id,
+                "duplicate",
+                actor=actor,
+                expected_version=expected_version,
+                note=f"duplicate of {original.number}",
+                public=True,
+                now=now,
+            )
+            tx.execute(
+                "UPDATE requests SET duplicate_of = ?, incident_id = ? WHERE id = ?",
+                (original.id, original.incident_id, request.id),
+            )
         return self.get_request_by_id(request.id)
 
     # --- crews ----------------------------------------------------------------------
 
-    def add_crew(self, name: str, skills: Sequence[str], *, depot_lon: float | None = None,
-                 depot_lat: float | None = None, shift_start: str = "07:00",
-                 shift_end: str = "17:00") -> Crew:
+    def add_crew(
+        self,
+        name: str,
+        skills: Sequence[str],
+        *,
+        depot_lon: float | None = None,
+        depot_lat: float | None = None,
+        shift_start: str = "07:00",
+        shift_end: str = "17:00",
+    ) -> Crew:
         """Add a crew; names are unique."""
         known = {"water", "sewer", "locate"}
         unknown = sorted(set(skills) - known)
         if unknown:
-            raise ValueError(f"unknown skills {unknown}; a crew's skills are among {sorted(known)}")
+            raise ValueError(
+                f"unknown skills {unknown}; a crew's skills are among {sorted(known)}"
+            )
         try:
             with self.transaction() as tx:
                 row = tx.one(
                     "INSERT INTO crews (name, skills, depot_lon, depot_lat, shift_start, "
                     "shift_end, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'available', ?) "
                     "RETURNING *",
-                    (name, json.dumps(sorted(skills)), depot_lon, depot_lat, shift_start,
-                     shift_end, utc_now()),
+                    (
+                        name,
+                        json.dumps(sorted(skills)),
+                        depot_lon,
+                        depot_lat,
+                        shift_start,
+                        shift_end,
+                        utc_now(),
+                    ),
                 )
-        except UniqueViolation:
+        except UniqueViolationError:
             raise ValueError(f"a crew named {name!r} exists already; pick another name") from None
         assert row is not None
         return Crew.from_row(row)
@@ -809,8 +964,10 @@ class Store:
 
     def service_standard_rows(self, since: datetime | None = None) -> list[Row]:
         """Return one row per request with its service, times and status, for reports."""
-        sql = ("SELECT tracking, service_code, channel, status, lon, lat, created_at, "
-               "resolved_at, expected_at FROM requests")
+        sql = (
+            "SELECT tracking, service_code, channel, status, lon, lat, created_at, "
+            "resolved_at, expected_at FROM requests"
+        )
         params: list[Any] = []
         if since is not None:
             sql += " WHERE created_at >= ?"
@@ -821,8 +978,10 @@ class Store:
     def first_acknowledged(self) -> dict[int, datetime]:
         """Return, per request id, when it first left ``new``."""
         with self.transaction(write=False) as tx:
-            rows = tx.all("SELECT request_id, MIN(at) AS at FROM events "
-                          "WHERE from_status = 'new' GROUP BY request_id")
+            rows = tx.all(
+                "SELECT request_id, MIN(at) AS at FROM events "
+                "WHERE from_status = 'new' GROUP BY request_id"
+            )
         return {int(r["request_id"]): r["at"] for r in rows}
 
 

@@ -26,8 +26,14 @@ def _intake_worker(url: str, data_dir: str, worker: int, queue: mp.Queue) -> Non
     store = Store(url, settings)
     numbers = []
     for i in range(EACH):
-        report = Report("water_outage", "api", f"worker {worker} report {i}",
-                        lat=52.13, lon=-106.66, idempotency_key=f"w{worker}-{i}")
+        report = Report(
+            "water_outage",
+            "api",
+            f"worker {worker} report {i}",
+            lat=52.13,
+            lon=-106.66,
+            idempotency_key=f"w{worker}-{i}",
+        )
         numbers.append(submit_report(store, report).request.tracking)
     store.close()
     queue.put(numbers)
@@ -42,8 +48,10 @@ def test_eight_processes_make_4000_distinct_requests(backend: str, tmp_path: Pat
 
     ctx = mp.get_context("spawn")
     queue: mp.Queue = ctx.Queue()
-    workers = [ctx.Process(target=_intake_worker, args=(url, str(tmp_path), w, queue))
-               for w in range(PROCESSES)]
+    workers = [
+        ctx.Process(target=_intake_worker, args=(url, str(tmp_path), w, queue))
+        for w in range(PROCESSES)
+    ]
     for w in workers:
         w.start()
     results = [queue.get(timeout=300) for _ in workers]
@@ -61,24 +69,24 @@ def test_eight_processes_make_4000_distinct_requests(backend: str, tmp_path: Pat
 
 
 def test_two_dispatchers_exactly_one_wins(store: Store) -> None:
-    receipt = submit_report(store, Report("water_outage", "phone", "x", lat=52.13,
-                                          lon=-106.66))
+    receipt = submit_report(store, Report("water_outage", "phone", "x", lat=52.13, lon=-106.66))
     read = store.get_request(receipt.number)
     outcomes = []
     for actor, status in [("alice", "acknowledged"), ("bob", "cancelled")]:
         try:
-            store.change_status(read.number, status, actor=actor,
-                                expected_version=read.version)
+            store.change_status(read.number, status, actor=actor, expected_version=read.version)
             outcomes.append(actor)
         except ConflictError as exc:
             outcomes.append(f"conflict: {exc}")
     assert outcomes[0] == "alice"
-    assert outcomes[1].startswith("conflict: ") and "alice" in outcomes[1]
+    assert outcomes[1].startswith("conflict: ")
+    assert "alice" in outcomes[1]
     assert store.get_request(read.number).status == "acknowledged"
 
 
-def _racing_dispatcher(url: str, data_dir: str, number: str, actor: str,
-                       go: mp.Event, queue: mp.Queue) -> None:
+def _racing_dispatcher(
+    url: str, data_dir: str, number: str, actor: str, go: mp.Event, queue: mp.Queue
+) -> None:
     store = Store(url, make_settings(Path(data_dir)))
     go.wait()
     try:
@@ -92,13 +100,16 @@ def _racing_dispatcher(url: str, data_dir: str, number: str, actor: str,
 @pytest.mark.parametrize("backend", ["sqlite", "postgis"])
 def test_two_processes_racing_on_one_request(backend: str, tmp_path: Path) -> None:
     store = open_test_store(backend, tmp_path)
-    receipt = submit_report(store, Report("water_outage", "phone", "x", lat=52.13,
-                                          lon=-106.66))
+    receipt = submit_report(store, Report("water_outage", "phone", "x", lat=52.13, lon=-106.66))
     ctx = mp.get_context("spawn")
     go, queue = ctx.Event(), ctx.Queue()
-    racers = [ctx.Process(target=_racing_dispatcher,
-                          args=(store.url, str(tmp_path), receipt.number, name, go, queue))
-              for name in ("alice", "bob")]
+    racers = [
+        ctx.Process(
+            target=_racing_dispatcher,
+            args=(store.url, str(tmp_path), receipt.number, name, go, queue),
+        )
+        for name in ("alice", "bob")
+    ]
     for r in racers:
         r.start()
     time.sleep(2.0)
@@ -132,8 +143,12 @@ while True:
 def test_sigkill_mid_stream_keeps_every_returned_number(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-c", _STREAM, url, str(tmp_path)],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _STREAM, url, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stdout is not None
     returned = []
     while len(returned) < 300:

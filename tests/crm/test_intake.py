@@ -61,7 +61,9 @@ def test_reject_bad_report_and_store_nothing(
 
 
 def test_strip_control_characters_but_keep_newlines(store: Store) -> None:
-    receipt = submit_report(store, _report(description="line one\x07\nline\ttwo, and a few more words\x1b"))
+    receipt = submit_report(
+        store, _report(description="line one\x07\nline\ttwo, and a few more words\x1b")
+    )
     assert receipt.request.description == "line one\nline\ttwo, and a few more words"
 
 

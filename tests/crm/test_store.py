@@ -20,7 +20,7 @@ from crm.store import Contact, Store, utc_now
 INJECTIONS = [
     "'; DROP TABLE requests; --",
     "1' OR '1'='1",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "Robert'); DELETE FROM events; --",
 ]
 
@@ -94,8 +94,12 @@ class TestRequests:
     def test_injection_in_text_fields_is_stored_verbatim(self, store: Store, text: str) -> None:
         receipt = submit_report(
             store,
-            _report(description=text, address=text, contact=Contact(text, None, None),
-                    idempotency_key=text),
+            _report(
+                description=text,
+                address=text,
+                contact=Contact(text, None, None),
+                idempotency_key=text,
+            ),
         )
         request = store.get_request(receipt.number)
         assert request.description == text
@@ -145,8 +149,14 @@ class TestLifecycle:
         receipt = submit_report(store, _report())
         path = ["acknowledged", "dispatched", "in_progress", "resolved", "closed"]
         for version, status in enumerate(path, start=1):
-            store.change_status(receipt.number, status, actor="disp", expected_version=version,
-                                note=f"to {status}", public=status != "dispatched")
+            store.change_status(
+                receipt.number,
+                status,
+                actor="disp",
+                expected_version=version,
+                note=f"to {status}",
+                public=status != "dispatched",
+            )
         events = store.events_for(receipt.number)
         assert [e.to_status for e in events] == ["new", *path]
         public = store.events_for(receipt.number, public_only=True)
@@ -154,7 +164,7 @@ class TestLifecycle:
 
     def test_illegal_transition_names_current_and_allowed(self, store: Store) -> None:
         receipt = submit_report(store, _report())
-        with pytest.raises(TransitionError, match="from new to closed.*acknowledged"):
+        with pytest.raises(TransitionError, match=r"from new to closed.*acknowledged"):
             store.change_status(receipt.number, "closed", actor="d", expected_version=1)
         assert store.get_request(receipt.number).status == "new"
 
@@ -166,16 +176,16 @@ class TestLifecycle:
     def test_reopen_within_window(self, store: Store) -> None:
         receipt = submit_report(store, _report())
         store.change_status(receipt.number, "resolved", actor="d", expected_version=1)
-        again = store.change_status(receipt.number, "acknowledged", actor="d",
-                                    expected_version=2, note="still no water")
+        again = store.change_status(
+            receipt.number, "acknowledged", actor="d", expected_version=2, note="still no water"
+        )
         assert again.status == "acknowledged"
         assert again.resolved_at is None
 
     def test_reopen_after_window_is_refused(self, store: Store) -> None:
         receipt = submit_report(store, _report())
         long_ago = utc_now() - timedelta(days=store.settings.reopen_days + 1)
-        store.change_status(receipt.number, "resolved", actor="d", expected_version=1,
-                            at=long_ago)
+        store.change_status(receipt.number, "resolved", actor="d", expected_version=1, at=long_ago)
         with pytest.raises(TransitionError, match="more than 14 days ago"):
             store.change_status(receipt.number, "acknowledged", actor="d", expected_version=2)
 
@@ -218,11 +228,11 @@ class TestIncidents:
     def test_incident_status_moves_every_member(self, store: Store) -> None:
         receipts = [submit_report(store, _report()) for _ in range(3)]
         incident = store.create_incident(
-            "water_outage", group_key="segment:1",
+            "water_outage",
+            group_key="segment:1",
             request_ids=[r.request.id for r in receipts],
         )
-        store.change_incident_status(incident.code, "dispatched", actor="disp",
-                                     expected_version=1)
+        store.change_incident_status(incident.code, "dispatched", actor="disp", expected_version=1)
         for receipt in receipts:
             request = store.get_request(receipt.number)
             assert request.status == "dispatched"
@@ -230,13 +240,12 @@ class TestIncidents:
 
     def test_stale_incident_update_is_refused(self, store: Store) -> None:
         receipt = submit_report(store, _report())
-        incident = store.create_incident("water_outage", group_key=None,
-                                         request_ids=[receipt.request.id])
-        store.change_incident_status(incident.id, "acknowledged", actor="a",
-                                     expected_version=1)
+        incident = store.create_incident(
+            "water_outage", group_key=None, request_ids=[receipt.request.id]
+        )
+        store.change_incident_status(incident.id, "acknowledged", actor="a", expected_version=1)
         with pytest.raises(ConflictError, match="changed after you read version 1"):
-            store.change_incident_status(incident.id, "dispatched", actor="b",
-                                         expected_version=1)
+            store.change_incident_status(incident.id, "dispatched", actor="b", expected_version=1)
 
     def test_mark_duplicate_points_to_original(self, store: Store) -> None:
         a = submit_report(store, _report())

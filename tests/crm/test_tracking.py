@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from crm import tracking
 from crm.errors import TrackingNumberError
 
-bodies = st.text(alphabet=tracking.ALPHABET, min_size=tracking.RANDOM_LENGTH,
-                 max_size=tracking.RANDOM_LENGTH)
+bodies = st.text(
+    alphabet=tracking.ALPHABET, min_size=tracking.RANDOM_LENGTH, max_size=tracking.RANDOM_LENGTH
+)
 
 
 def _number(body: str) -> str:
