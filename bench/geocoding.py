@@ -18,8 +18,22 @@ from rapidfuzz import fuzz, process, utils
 from bench.report import BenchResult
 from gis.geocode import Geocoder
 
-NAMES = ["Spadina", "Idylwyld", "Broadway", "Avenue", "Main", "Pacific", "Ontario",
-         "Wall", "Queen", "Albert", "College", "Taylor", "Clarence", "Victoria"]
+NAMES = [
+    "Spadina",
+    "Idylwyld",
+    "Broadway",
+    "Avenue",
+    "Main",
+    "Pacific",
+    "Ontario",
+    "Wall",
+    "Queen",
+    "Albert",
+    "College",
+    "Taylor",
+    "Clarence",
+    "Victoria",
+]
 TYPES = [("Ave", "avenue"), ("St", "street"), ("Cres", "crescent"), ("Dr", "drive")]
 DIRECTIONS = [("N", "north"), ("S", "south"), ("E", "east"), ("W", "west")]
 
@@ -43,10 +57,13 @@ def run(scale: float = 1.0) -> list[BenchResult]:
     # addresses: distinct number, street, type and direction
     addresses = _addresses(rng, n_addresses)
     layer = gpd.GeoDataFrame(
-        {"asset_id": [f"P{i}" for i in range(n_addresses)],
-         "full_address": [a[0] for a in addresses]},
-        geometry=gpd.points_from_xy(rng.uniform(-106.75, -106.55, n_addresses),
-                                    rng.uniform(52.05, 52.20, n_addresses)),
+        {
+            "asset_id": [f"P{i}" for i in range(n_addresses)],
+            "full_address": [a[0] for a in addresses],
+        },
+        geometry=gpd.points_from_xy(
+            rng.uniform(-106.75, -106.55, n_addresses), rng.uniform(52.05, 52.20, n_addresses)
+        ),
         crs="EPSG:4326",
     )
     geocoder = Geocoder(layer)
@@ -60,22 +77,33 @@ def run(scale: float = 1.0) -> list[BenchResult]:
     start = time.perf_counter()
     matches = geocoder.geocode_many(queries)
     project_s = time.perf_counter() - start
-    project_ok = np.mean([m is not None and m.full_address == e
-                          for m, e in zip(matches, expected, strict=True)])
+    project_ok = np.mean(
+        [m is not None and m.full_address == e for m, e in zip(matches, expected, strict=True)]
+    )
 
     # peer: every query against every address, best score wins
     choices = layer["full_address"].tolist()
     start = time.perf_counter()
-    scores = process.cdist(queries, choices, scorer=fuzz.ratio,
-                           processor=utils.default_process, dtype=np.uint8, workers=-1)
+    scores = process.cdist(
+        queries,
+        choices,
+        scorer=fuzz.ratio,
+        processor=utils.default_process,
+        dtype=np.uint8,
+        workers=-1,
+    )
     best = scores.argmax(axis=1)
     peer_s = time.perf_counter() - start
     peer_ok = np.mean(np.asarray(choices, dtype=object)[best] == expected)
-    return [BenchResult(
-        f"geocode {n_queries:,} typed addresses among {n_addresses:,}",
-        n_queries / project_s, n_queries / peer_s, "queries/s",
-        note=f"right address: project {project_ok:.1%}, rapidfuzz cdist {peer_ok:.1%}",
-    )]
+    return [
+        BenchResult(
+            f"geocode {n_queries:,} typed addresses among {n_addresses:,}",
+            n_queries / project_s,
+            n_queries / peer_s,
+            "queries/s",
+            note=f"right address: project {project_ok:.1%}, rapidfuzz cdist {peer_ok:.1%}",
+        )
+    ]
 
 
 def _addresses(rng: np.random.Generator, n: int) -> list[tuple[str, str, str, str, str]]:
@@ -102,12 +130,14 @@ def _typed(rng: np.random.Generator, address: tuple[str, str, str, str, str]) ->
     if way == 1:
         return f"{number} {street} {kind} {direction}".upper()
     if way == 2:
-        return f"Unit {int(rng.integers(1, 20))}, {number} {street.rstrip('stndrh')} " \
-               f"{kind[:3]} {direction[0]}, Saskatoon"
+        return (
+            f"Unit {int(rng.integers(1, 20))}, {number} {street.rstrip('stndrh')} "
+            f"{kind[:3]} {direction[0]}, Saskatoon"
+        )
     if way == 3:
         return f"#{int(rng.integers(1, 9))}-{full}"
     cut = int(rng.integers(1, max(len(street), 2)))
-    return f"{number} {street[:cut]}{street[cut + 1:]} {kind} {direction}"
+    return f"{number} {street[:cut]}{street[cut + 1 :]} {kind} {direction}"
 
 
 def _ordinal(n: int) -> str:

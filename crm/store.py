@@ -518,6 +518,22 @@ class Store:
             )
         return [Event(**{**r, "is_public": bool(r["is_public"])}) for r in rows]
 
+    def public_events(self, request_ids: Sequence[int]) -> dict[int, list[Event]]:
+        """Return the public events of many requests in one query, oldest first, by id."""
+        found: dict[int, list[Event]] = {int(i): [] for i in request_ids}
+        if not found:
+            return found
+        marks = ", ".join("?" for _ in found)
+        with self.transaction(write=False) as tx:
+            rows = tx.all(
+                f"SELECT * FROM events WHERE request_id IN ({marks}) "
+                "AND is_public = ? ORDER BY id",
+                (*found, True),
+            )
+        for r in rows:
+            found[int(r["request_id"])].append(Event(**{**r, "is_public": True}))
+        return found
+
     # --- status changes -------------------------------------------------------------
 
     def change_status(

@@ -95,7 +95,7 @@ class TestClusterPointsInWindow:
 
         labels = cluster_points_in_window(lon, lat, times, 80, 24, 3, metric_crs=METRIC)
 
-        # the peer: sklearn on distances made infinite between reports too far apart in time
+        # the peer: sklearn on distances made huge between reports too far apart in time
         xy = project_points(lon, lat, METRIC)
         distance = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
         distance[np.abs(hours[:, None] - hours[None, :]) > 24] = 1e9

@@ -9,7 +9,7 @@ import pytest
 from shapely.geometry import Point
 
 from gis.errors import GeocodeError, LayerError
-from gis.geocode import Geocoder, GeocodeMatch, normalise_address, split_address
+from gis.geocode import GeocodeMatch, Geocoder, normalise_address, split_address
 from gis.layers.loading import load_layer
 
 INJECTION = "'; DROP TABLE requests; --"
@@ -164,8 +164,13 @@ class TestGeocode:
 class TestSaskatoonGeocode:
     @pytest.mark.parametrize(
         "text",
-        ["243 2nd Ave S", "243 2nd avenue south", "243 2 Ave S", "243 Second Ave. S.",
-         "Unit 3, 243 2nd Ave S, Saskatoon SK"],
+        [
+            "243 2nd Ave S",
+            "243 2nd avenue south",
+            "243 2 Ave S",
+            "243 Second Ave. S.",
+            "Unit 3, 243 2nd Ave S, Saskatoon SK",
+        ],
     )
     def test_geocode_finds_real_parcel(
         self, saskatoon_geocoder: Geocoder, saskatoon_dir: Path, text: str
@@ -177,9 +182,7 @@ class TestSaskatoonGeocode:
         assert match.asset_id == str(parcel["SiteId"].iloc[0])
         assert parcel.geometry.iloc[0].contains(Point(match.lon, match.lat))
 
-    def test_geocode_rejects_injection_on_real_parcels(
-        self, saskatoon_geocoder: Geocoder
-    ) -> None:
+    def test_geocode_rejects_injection_on_real_parcels(self, saskatoon_geocoder: Geocoder) -> None:
         with pytest.raises(GeocodeError, match="no address matches"):
             saskatoon_geocoder.geocode(INJECTION)
 

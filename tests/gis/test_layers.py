@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import geopandas as gpd
 import pandas as pd
@@ -34,14 +35,16 @@ def hydrants(n: int = 4, crs: str | None = WGS84) -> gpd.GeoDataFrame:
     """Hand-made hydrants in source columns, one decommissioned."""
     status = ["A1"] * (n - 1) + ["D3"]
     points = [Point(LON + i * 0.001, LAT) for i in range(n)]
-    return gpd.GeoDataFrame({"HYD_ID": [f"H{i}" for i in range(n)], "STATUS": status},
-                            geometry=points, crs=crs)
+    return gpd.GeoDataFrame(
+        {"HYD_ID": [f"H{i}" for i in range(n)], "STATUS": status}, geometry=points, crs=crs
+    )
 
 
 def canonical_mains(rows: list[tuple[str, LineString]]) -> gpd.GeoDataFrame:
     """Canonical sewer mains from (id, line) pairs, in WGS84."""
-    return gpd.GeoDataFrame({"asset_id": [r[0] for r in rows]},
-                            geometry=[r[1] for r in rows], crs=WGS84)
+    return gpd.GeoDataFrame(
+        {"asset_id": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=WGS84
+    )
 
 
 class TestMapping:
@@ -69,14 +72,20 @@ class TestMapping:
             ({"layers": {"hydrants": {}}, "colour": 1}, r"unknown key\(s\) colour"),
             ({"layers": {"hydrants": {"colums": {}}}}, r"unknown key\(s\) colums"),
             ({"layers": {"pumps": {}}}, "kind 'pumps'"),
-            ({"layers": {"hydrants": {"columns": {"X": "colour"}}}}, r"unknown column\(s\) colour"),
+            (
+                {"layers": {"hydrants": {"columns": {"X": "colour"}}}},
+                r"unknown column\(s\) colour",
+            ),
             ({"layers": {"hydrants": {"geometry": "buffer"}}}, "geometry 'buffer'"),
             ({"layers": {"hydrants": {"coordinates": {"x": "E"}}}}, "need both x and y"),
             ({"layers": {"hydrants": {"keep": {"STATUS": "A1"}}}}, "must be a list"),
             ({"layers": {}}, r"no \[layers.NAME\] tables"),
             (
-                {"layers": {"hydrants": {"columns": {"A": "asset_id"},
-                                         "constants": {"asset_id": "x"}}}},
+                {
+                    "layers": {
+                        "hydrants": {"columns": {"A": "asset_id"}, "constants": {"asset_id": "x"}}
+                    }
+                },
                 "more than once",
             ),
         ],
@@ -145,12 +154,17 @@ class TestLoadLayer:
     @pytest.mark.parametrize(
         ("header", "rows", "crs"),
         [
-            ("HYD_ID,STATUS,lon,lat", [f"H{i},A1,{LON + i / 1000},{LAT}" for i in range(3)],
-             None),
-            ("HYD_ID,STATUS,x,y", [f"H{i},A1,{383000 + i * 50},5776000" for i in range(3)],
-             "EPSG:26913"),
-            ("HYD_ID,STATUS,wkt", [f'H{i},A1,"POINT ({LON + i / 1000} {LAT})"' for i in range(3)],
-             "EPSG:4326"),
+            ("HYD_ID,STATUS,lon,lat", [f"H{i},A1,{LON + i / 1000},{LAT}" for i in range(3)], None),
+            (
+                "HYD_ID,STATUS,x,y",
+                [f"H{i},A1,{383000 + i * 50},5776000" for i in range(3)],
+                "EPSG:26913",
+            ),
+            (
+                "HYD_ID,STATUS,wkt",
+                [f'H{i},A1,"POINT ({LON + i / 1000} {LAT})"' for i in range(3)],
+                "EPSG:4326",
+            ),
         ],
     )
     def test_load_layer_reads_csv_coordinates(
@@ -166,9 +180,15 @@ class TestLoadLayer:
     def test_load_layer_reads_csv_coordinates_named_in_mapping(self, tmp_path: Path) -> None:
         path = tmp_path / "hydrants.csv"
         path.write_text(f"HYD_ID,STATUS,EASTING,NORTHING\nH1,A1,{LON},{LAT}\n")
-        mapping = {"layers": {"hydrants": {**HYDRANT_MAPPING["layers"]["hydrants"],
-                                           "coordinates": {"x": "EASTING", "y": "NORTHING"},
-                                           "crs": "EPSG:4326"}}}
+        mapping = {
+            "layers": {
+                "hydrants": {
+                    **HYDRANT_MAPPING["layers"]["hydrants"],
+                    "coordinates": {"x": "EASTING", "y": "NORTHING"},
+                    "crs": "EPSG:4326",
+                }
+            }
+        }
         gdf, _ = load_layer("hydrants", path, parse_mapping(mapping))
         assert gdf.geometry.y.iloc[0] == pytest.approx(LAT)
 
@@ -195,7 +215,8 @@ class TestLoadLayerRejects:
 
     def test_load_layer_rejects_wrong_geometry_type(self, tmp_path: Path) -> None:
         frame = hydrants().set_geometry(
-            [LineString([(LON, LAT), (LON + 0.001, LAT)])] * 4, crs=WGS84)
+            [LineString([(LON, LAT), (LON + 0.001, LAT)])] * 4, crs=WGS84
+        )
         with pytest.raises(InvalidLayerError, match=r"wrong geometry type \(3 LineString\)"):
             load_layer("hydrants", self.write(tmp_path, frame), parse_mapping(HYDRANT_MAPPING))
 
@@ -209,7 +230,7 @@ class TestLoadLayerRejects:
     def test_load_layer_rejects_missing_crs(self, tmp_path: Path) -> None:
         path = tmp_path / "hydrants.csv"
         path.write_text("HYD_ID,STATUS,x,y\nH1,A1,383000,5776000\n")
-        with pytest.raises(InvalidLayerError, match="no CRS.*Pass crs="):
+        with pytest.raises(InvalidLayerError, match=r"no CRS.*Pass crs="):
             load_layer("hydrants", path, parse_mapping(HYDRANT_MAPPING))
 
     def test_load_layer_rejects_shapefile_without_prj(self, tmp_path: Path) -> None:
@@ -241,10 +262,14 @@ class TestLoadLayerRejects:
             load_layer("hydrants", path, parse_mapping(HYDRANT_MAPPING), crs=WGS84)
 
     def test_load_layer_rejects_bad_values(self, tmp_path: Path) -> None:
-        frame = gpd.GeoDataFrame({"ID": ["V1", "V2"], "OPER": ["yes", "perhaps"]},
-                                 geometry=[Point(LON, LAT)] * 2, crs=WGS84)
-        mapping = parse_mapping({"layers": {"valves": {"columns": {"ID": "asset_id",
-                                                                   "OPER": "operable"}}}})
+        frame = gpd.GeoDataFrame(
+            {"ID": ["V1", "V2"], "OPER": ["yes", "perhaps"]},
+            geometry=[Point(LON, LAT)] * 2,
+            crs=WGS84,
+        )
+        mapping = parse_mapping(
+            {"layers": {"valves": {"columns": {"ID": "asset_id", "OPER": "operable"}}}}
+        )
         with pytest.raises(InvalidLayerError, match=r"1 values of operable.*'perhaps'"):
             load_layer("valves", self.write(tmp_path, frame), mapping)
 
@@ -271,8 +296,9 @@ class TestValidateLayer:
     def test_validate_layer_repairs_bowtie_polygon(self) -> None:
         bowtie = Polygon([(0, 0), (20, 20), (20, 0), (0, 20), (0, 0)])
         square = Polygon([(0, 0), (20, 0), (20, 20), (0, 20)])
-        gdf = gpd.GeoDataFrame({"asset_id": ["P1", "P2"]}, geometry=[bowtie, square],
-                               crs="EPSG:26913")
+        gdf = gpd.GeoDataFrame(
+            {"asset_id": ["P1", "P2"]}, geometry=[bowtie, square], crs="EPSG:26913"
+        )
         gdf = gdf.set_geometry(gdf.geometry.translate(383000, 5776000))
         fixed, report = validate_layer("service_connections", gdf)
         assert report.ok
@@ -289,8 +315,9 @@ class TestValidateLayer:
         assert fixed.geom_type.tolist() == ["LineString"]
 
     def test_validate_layer_explodes_multiparts_with_suffixed_ids(self) -> None:
-        line = MultiLineString([[(LON, LAT), (LON + 0.001, LAT)],
-                                [(LON, LAT + 0.01), (LON + 0.001, LAT + 0.01)]])
+        line = MultiLineString(
+            [[(LON, LAT), (LON + 0.001, LAT)], [(LON, LAT + 0.01), (LON + 0.001, LAT + 0.01)]]
+        )
         fixed, report = validate_layer("sewer_mains", canonical_mains([("M1", line)]))
         assert report.find("exploded_multipart").count == 1
         assert fixed["asset_id"].tolist() == ["M1-part1", "M1-part2"]
@@ -310,8 +337,9 @@ class TestValidateLayer:
         c = LineString([(LON + 0.002 + 7e-6, LAT), (LON + 0.003, LAT)])
         _, report = validate_layer("sewer_mains", canonical_mains([("A", a), ("B", b), ("C", c)]))
         assert report.find("unconnected_end").count == 2  # the two far ends
-        _, tight = validate_layer("sewer_mains", canonical_mains([("A", a), ("B", b), ("C", c)]),
-                                  end_tolerance_m=0.1)
+        _, tight = validate_layer(
+            "sewer_mains", canonical_mains([("A", a), ("B", b), ("C", c)]), end_tolerance_m=0.1
+        )
         assert tight.find("unconnected_end").count == 4
 
     def test_validate_layer_warns_dangling_references(self) -> None:
@@ -324,8 +352,9 @@ class TestValidateLayer:
         assert report.find("dangling_to_node").first_ids == ("A",)
 
     def test_validate_layer_rejects_missing_required_column(self) -> None:
-        gdf = gpd.GeoDataFrame({"asset_id": ["A"], "street": ["2nd"]},
-                               geometry=[Point(LON, LAT)], crs=WGS84)
+        gdf = gpd.GeoDataFrame(
+            {"asset_id": ["A"], "street": ["2nd"]}, geometry=[Point(LON, LAT)], crs=WGS84
+        )
         _, report = validate_layer("addresses", gdf)
         assert not report.ok
         assert "full_address missing; present: asset_id, street" in report.summary()
@@ -342,8 +371,15 @@ class TestValidateLayer:
 
 
 class TestSaskatoonLayers:
-    ENTRIES = ["sewer_mains", "manholes", "storm_mains", "storm_manholes", "catch_basins",
-               "addresses", "service_connections"]
+    ENTRIES: ClassVar[list[str]] = [
+        "sewer_mains",
+        "manholes",
+        "storm_mains",
+        "storm_manholes",
+        "catch_basins",
+        "addresses",
+        "service_connections",
+    ]
 
     @pytest.mark.parametrize("name", ENTRIES)
     def test_load_layer_accepts_real_layer(self, saskatoon_dir: Path, name: str) -> None:
@@ -373,8 +409,9 @@ class TestSaskatoonLayers:
         assert (addresses.geom_type == "Point").all()
         assert "243 2nd Ave S" in set(addresses["full_address"])
 
-    def test_load_layer_keeps_only_active_features(self, tmp_path: Path,
-                                                   saskatoon_dir: Path) -> None:
+    def test_load_layer_keeps_only_active_features(
+        self, tmp_path: Path, saskatoon_dir: Path
+    ) -> None:
         source = gpd.read_file(saskatoon_dir / "sanitary_manholes.geojson")
         source.loc[:9, "STATUS"] = "D3"
         source.to_file(tmp_path / "sanitary_manholes.geojson", driver="GeoJSON")

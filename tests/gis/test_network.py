@@ -265,9 +265,10 @@ def saskatoon_sewer(saskatoon_dir: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataF
     """The real sanitary mains and manholes, renamed to canonical columns."""
     mains = gpd.read_file(saskatoon_dir / "sanitary_mains.geojson")
     mains = mains[mains["STATUS"] != "D3"]
+    # one main lacks a FACILITYID: name it by its OBJECTID
+    mains["asset_id"] = mains["FACILITYID"].fillna("OBJECTID-" + mains["OBJECTID"].astype(str))
     mains = mains.rename(
         columns={
-            "FACILITYID": "asset_id",
             "FROMMH": "from_node",
             "TOMH": "to_node",
             "UPELEV": "up_invert_m",
@@ -385,6 +386,13 @@ class TestSewerDirection:
         assert network.downstream_mains("A") == ["A", "B"]
         assert network.downstream_mains("m2") == ["B"]
         assert network.first_shared_downstream(["A", "B"]).main_id == "B"
+
+    def test_main_without_asset_id_is_refused(self):
+        mains = make_mains({"A": [(0, 0), (100, 0)], "B": [(100, 0), (200, 0)]})
+        mains.loc[1, "asset_id"] = None
+
+        with pytest.raises(NetworkError, match="1 rows without an asset_id"):
+            SewerNetwork(mains)
 
     def test_unknown_asset_is_refused(self):
         network = SewerNetwork(make_mains({"A": [(0, 0), (100, 0)]}))
