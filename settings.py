@@ -128,6 +128,10 @@ class Settings:
     layer_mapping
         ``WATERDESK_LAYER_MAPPING``. Name of the column mapping used to load layers.
         Default: ``demo``.
+    staff_passcode
+        ``WATERDESK_STAFF_PASSCODE``. The passcode that opens the staff pages (intake,
+        dispatch, manager). Unset: staff pages are open, with a warning on every page;
+        fine for the demo, never for a deployment.
     """
 
     database_url: str
@@ -142,6 +146,7 @@ class Settings:
     timezone: str = "America/Regina"
     api_port: int = 8000
     layer_mapping: str = "demo"
+    staff_passcode: str | None = None
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
@@ -157,6 +162,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "timezone": str,
     "api_port": _parse_positive_int,
     "layer_mapping": str,
+    "staff_passcode": str,
 }
 
 # variables read elsewhere (tests, Makefile) that are still ours and not typos

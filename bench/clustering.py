@@ -148,12 +148,15 @@ def make_service_connections(mains: gpd.GeoDataFrame, every_m: float = 15.0) -> 
     ).to_crs(4326)
 
 
-def bench_affected(n_incidents: int) -> list[BenchResult]:
-    """Time affected areas for many incidents against one bulk STRtree query."""
+def bench_affected(n_incidents: int, scale: float = 1.0) -> list[BenchResult]:
+    """Time affected areas for many incidents against one bulk STRtree query.
+
+    The grid has about 20,000 mains times ``scale`` (at least 1,200).
+    """
     from gis.affected import affected_areas
     from gis.network import WaterNetwork
 
-    mains, valves = make_grid_network(101)
+    mains, valves = make_grid_network(max(25, round(101 * np.sqrt(scale))))
     connections = make_service_connections(mains)
     network = WaterNetwork(mains, valves)
     segments = np.linspace(0, network.n_segments - 1, n_incidents).astype(int)
@@ -196,7 +199,7 @@ def run(scale: float = 1.0) -> list[BenchResult]:
     results = []
     for n in (100_000, 1_000_000):
         results += bench_dbscan(max(1_000, round(n * scale)))
-    results += bench_affected(1_000)
+    results += bench_affected(1_000, scale)
     return results
 
 

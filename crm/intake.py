@@ -272,8 +272,12 @@ def submit_reports(
     reports: list[Report],
     *,
     spatial: SpatialContext | None = None,
+    relate: bool = True,
 ) -> list[Receipt]:
     """Check many reports and store them in one transaction: all of them, or none.
+
+    With ``relate=False`` the reports are geocoded and snapped but not grouped into
+    incidents one by one (an import of history regroups once at the end instead).
 
     Raises
     ------
@@ -289,7 +293,9 @@ def submit_reports(
     stored = store.insert_requests([new for new, _ in prepared])
     LOGGER.info("took %s reports in one batch", f"{len(stored):,}")
     return [
-        Receipt(request, replayed=True) if replayed else _relate(store, request, spatial, notices)
+        Receipt(request, replayed=True)
+        if replayed
+        else _relate(store, request, spatial if relate else None, notices)
         for (request, replayed), (_, notices) in zip(stored, prepared, strict=True)
     ]
 
@@ -304,7 +310,7 @@ def _relate(
     nearby: tuple[str, ...] = ()
     incident_code = None
     if spatial is not None and request.lon is not None:
-        nearby = tuple(spatial.nearby_open(request))
+        nearby = tuple(spatial.nearby_open(store, request))
         incident_code = spatial.assign_incident(store, request)
     return Receipt(request, False, nearby, incident_code, tuple(notices))
 

@@ -46,6 +46,7 @@ class Service:
     resolve_hours: float
     radius_m: float = 50.0
     min_reports: int = 1
+    downstream_mains: int = 6
     keywords: tuple[str, ...] = ()
     attributes: tuple[Attribute, ...] = field(default_factory=tuple)
 
@@ -60,7 +61,7 @@ _REQUIRED = {
     "acknowledge_hours",
     "resolve_hours",
 }
-_OPTIONAL = {"radius_m", "min_reports", "keywords", "attributes"}
+_OPTIONAL = {"radius_m", "min_reports", "downstream_mains", "keywords", "attributes"}
 
 
 def _parse_service(code: str, table: dict[str, object], source: Path) -> Service:
@@ -102,6 +103,7 @@ def _parse_service(code: str, table: dict[str, object], source: Path) -> Service
         resolve_hours=float(table["resolve_hours"]),  # type: ignore[arg-type]
         radius_m=float(table.get("radius_m", 50.0)),  # type: ignore[arg-type]
         min_reports=int(table.get("min_reports", 1)),  # type: ignore[call-overload]
+        downstream_mains=int(table.get("downstream_mains", 6)),  # type: ignore[call-overload]
         keywords=tuple(str(k) for k in table.get("keywords", [])),  # type: ignore[attr-defined]
         attributes=attributes,
     )

@@ -122,8 +122,8 @@ def affected_areas(
     # incidents as a long table of (incident, main)
     members = _incident_members(incidents, mains)
     involved = np.unique(members["main"].to_numpy())
-    lines = to_metric(mains, "mains", ["asset_id"], metric_crs, LayerError)
-    lines = lines.geometry.to_numpy()[involved]
+    chosen = to_metric(mains.iloc[involved], "mains", ["asset_id"], metric_crs, LayerError)
+    lines = chosen.geometry.to_numpy()
 
     # one bulk query of every point layer against the affected mains
     layers = {
@@ -155,17 +155,18 @@ def affected_areas(
 
     # per incident: connections, customers, hydrants, facilities
     table = pd.DataFrame(index=pd.Index(list(incidents), name="incident", dtype=object))
-    connections = _lists(hits, frames, "connection", "asset_id", table.index)
+    size = len(table)
+    connections = _lists(hits, frames, "connection", "asset_id", size)
     table["connections"] = connections
-    table["addresses"] = _lists(hits, frames, "connection", "address", table.index)
-    table["customers"] = _customers(hits, frames, table.index)
-    table["hydrants"] = _lists(hits, frames, "hydrant", "asset_id", table.index)
-    table["critical_facilities"] = _lists(hits, frames, "facility", "name", table.index)
+    table["addresses"] = _lists(hits, frames, "connection", "address", size)
+    table["customers"] = _customers(hits, frames, size)
+    table["hydrants"] = _lists(hits, frames, "hydrant", "asset_id", size)
+    table["critical_facilities"] = _lists(hits, frames, "facility", "name", size)
 
     # polygons: buffered mains unioned per incident, simplified, in WGS84
     geometry = [None] * len(table)
     if polygons:
-        geometry = _polygons(members, involved, lines, table.index, buffer_m, simplify_m)
+        geometry = _polygons(members, involved, lines, size, buffer_m, simplify_m)
     metric = resolve_metric_crs(metric_crs)
     result = gpd.GeoDataFrame(
         table, geometry=gpd.GeoSeries(geometry, index=table.index, crs=metric)
@@ -220,7 +221,7 @@ def affected_area(
 def _incident_members(
     incidents: Mapping[Hashable, Sequence[str]], mains: gpd.GeoDataFrame
 ) -> pd.DataFrame:
-    """Return (incident, main position) rows, refusing mains the layer lacks."""
+    """Return (incident position, main position) rows, refusing mains the layer lacks."""
     if "asset_id" not in mains.columns:
         message = f"mains lack asset_id; they have {', '.join(map(str, mains.columns))}"
         raise LayerError(message)
@@ -230,9 +231,12 @@ def _incident_members(
             f"{type(incidents).__name__}"
         )
         raise LayerError(message)
-    keys = [k for k, ids in incidents.items() for _ in ids]
+    codes = [k for k, ids in enumerate(incidents.values()) for _ in ids]
     ids = [str(m) for ids in incidents.values() for m in ids]
-    position = pd.Series(np.arange(len(mains)), index=mains["asset_id"].astype(str).to_numpy())
+    named = mains["asset_id"].notna().to_numpy()
+    position = pd.Series(
+        np.flatnonzero(named), index=mains["asset_id"][named].astype(str).to_numpy()
+    )
     position = position[~position.index.duplicated()]
     found = position.reindex(ids)
     if found.isna().any():
@@ -243,7 +247,7 @@ def _incident_members(
         )
         raise LayerError(message)
     return pd.DataFrame(
-        {"incident": pd.Series(keys, dtype=object), "main": found.to_numpy(dtype=np.int64)}
+        {"incident": np.asarray(codes, dtype=np.int64), "main": found.to_numpy(dtype=np.int64)}
     )
 
 
@@ -252,47 +256,48 @@ def _lists(
     frames: Mapping[str, gpd.GeoDataFrame],
     kind: str,
     column: str,
-    index: pd.Index,
+    size: int,
 ) -> list[list[object]]:
-    """Return, per incident, the values of ``column`` for its hits of one layer."""
+    """Return, per incident position, the values of ``column`` for its hits of one layer."""
     if kind not in frames:
-        return [[] for _ in index]
+        return [[] for _ in range(size)]
     chosen = hits[hits["kind"] == kind]
     values = frames[kind][column].astype(object).to_numpy()[chosen["row"].to_numpy()]
-    values = [None if pd.isna(v) else v for v in values]
-    grouped = pd.Series(values, index=chosen["incident"].to_numpy(), dtype=object)
-    grouped = grouped.groupby(level=0, sort=False).agg(list)
-    return [grouped.get(k, []) for k in index]
+    values[pd.isna(values)] = None
+    bounds = np.searchsorted(chosen["incident"].to_numpy(), np.arange(1, size))
+    return [part.tolist() for part in np.split(values, bounds)]
 
 
 def _customers(
-    hits: pd.DataFrame, frames: Mapping[str, gpd.GeoDataFrame], index: pd.Index
+    hits: pd.DataFrame, frames: Mapping[str, gpd.GeoDataFrame], size: int
 ) -> np.ndarray:
-    """Return, per incident, the sum of accounts of its connections (missing counts 1)."""
+    """Return, per incident position, the sum of accounts of its connections (missing: 1)."""
     chosen = hits[hits["kind"] == "connection"]
     accounts = pd.to_numeric(frames["connection"]["accounts"], errors="coerce")
     accounts = accounts.fillna(1).to_numpy(dtype=np.int64)[chosen["row"].to_numpy()]
-    totals = pd.Series(accounts, index=chosen["incident"].to_numpy()).groupby(level=0).sum()
-    return totals.reindex(index, fill_value=0).to_numpy(dtype=np.int64)
+    totals = np.bincount(chosen["incident"].to_numpy(), weights=accounts, minlength=size)
+    return totals.astype(np.int64)
 
 
 def _polygons(
     members: pd.DataFrame,
     involved: np.ndarray,
     lines: np.ndarray,
-    index: pd.Index,
+    size: int,
     buffer_m: float,
     simplify_m: float,
 ) -> list[BaseGeometry | None]:
-    """Return one simplified polygon per incident, in the metric CRS."""
+    """Return one simplified polygon per incident position, in the metric CRS."""
     # buffer each affected main once
     buffers = shapely.buffer(lines, buffer_m, quad_segs=4)
     where = np.searchsorted(involved, members["main"].to_numpy())
 
-    # union per incident
-    groups = pd.Series(where, index=members["incident"].to_numpy()).groupby(level=0, sort=False)
-    union = {k: shapely.union_all(buffers[v.to_numpy()]) for k, v in groups}
-    shapes = np.array([union.get(k) for k in index], dtype=object)
+    # union per incident (members come in incident order)
+    bounds = np.searchsorted(members["incident"].to_numpy(), np.arange(1, size))
+    parts = np.split(where, bounds)
+    shapes = np.array(
+        [shapely.union_all(buffers[p]) if len(p) else None for p in parts], dtype=object
+    )
     if simplify_m > 0:
         shapes = shapely.simplify(shapes, simplify_m, preserve_topology=True)
     return list(shapes)

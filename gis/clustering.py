@@ -96,8 +96,11 @@ def cluster_points(
         coordinates or CRS are unusable.
     """
     xy = _checked_points(lons, lats, eps_m, min_samples, metric_crs)
-    pairs = cKDTree(xy).query_pairs(eps_m, output_type="ndarray")
-    return _label_pairs(len(xy), pairs, min_samples)
+
+    # neighbour pairs, handed over without a second reference so they can be narrowed
+    return _label_pairs(
+        len(xy), cKDTree(xy).query_pairs(eps_m, output_type="ndarray"), min_samples
+    )
 
 
 def cluster_points_in_window(
@@ -298,15 +301,18 @@ def _label_pairs(n: int, pairs: np.ndarray, min_samples: int) -> np.ndarray:
     first, second = pairs[:, 0], pairs[:, 1]
 
     # core points: neighbours, itself included, reach min_samples
-    counts = np.bincount(first, minlength=n) + np.bincount(second, minlength=n) + 1
+    counts = np.bincount(pairs.ravel(), minlength=n) + 1
     core = counts >= min_samples
 
-    # clusters: components of the graph of core-core pairs
+    # clusters: components of the graph of core-core pairs (weak components of the
+    # one-way pairs are the same and spare a symmetric copy)
     both = core[first] & core[second]
+    rows, cols = (first, second) if both.all() else (first[both], second[both])
     graph = sparse.coo_matrix(
-        (np.ones(both.sum(), dtype=np.int8), (first[both], second[both])), shape=(n, n)
-    )
-    _, component = csgraph.connected_components(graph, directed=False)
+        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n)
+    ).tocsr()
+    del rows, cols
+    _, component = csgraph.connected_components(graph, directed=True, connection="weak")
     del graph, both
 
     # number clusters by their lowest core point, as DBSCAN's scan in index order does

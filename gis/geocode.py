@@ -29,22 +29,74 @@ from gis.projection import lonlat_to_metric, to_wgs84
 LOGGER = logging.getLogger(__name__)
 
 STREET_TYPES = {
-    "street": "st", "str": "st", "st": "st", "avenue": "ave", "av": "ave", "ave": "ave",
-    "drive": "dr", "dr": "dr", "crescent": "cres", "cres": "cres", "cr": "cres",
-    "cresc": "cres", "place": "pl", "pl": "pl", "road": "rd", "rd": "rd",
-    "boulevard": "blvd", "blvd": "blvd", "lane": "ln", "ln": "ln", "court": "crt",
-    "ct": "crt", "crt": "crt", "way": "way", "terrace": "terr", "terr": "terr",
-    "circle": "cir", "cir": "cir", "highway": "hwy", "hwy": "hwy", "parkway": "pkwy",
-    "pkwy": "pkwy", "trail": "trl", "trl": "trl", "bay": "bay", "row": "row",
+    "street": "st",
+    "str": "st",
+    "st": "st",
+    "avenue": "ave",
+    "av": "ave",
+    "ave": "ave",
+    "drive": "dr",
+    "dr": "dr",
+    "crescent": "cres",
+    "cres": "cres",
+    "cr": "cres",
+    "cresc": "cres",
+    "place": "pl",
+    "pl": "pl",
+    "road": "rd",
+    "rd": "rd",
+    "boulevard": "blvd",
+    "blvd": "blvd",
+    "lane": "ln",
+    "ln": "ln",
+    "court": "crt",
+    "ct": "crt",
+    "crt": "crt",
+    "way": "way",
+    "terrace": "terr",
+    "terr": "terr",
+    "circle": "cir",
+    "cir": "cir",
+    "highway": "hwy",
+    "hwy": "hwy",
+    "parkway": "pkwy",
+    "pkwy": "pkwy",
+    "trail": "trl",
+    "trl": "trl",
+    "bay": "bay",
+    "row": "row",
 }
 DIRECTIONS = {
-    "north": "n", "south": "s", "east": "e", "west": "w", "n": "n", "s": "s", "e": "e",
-    "w": "w", "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
-    "ne": "ne", "nw": "nw", "se": "se", "sw": "sw",
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "n": "n",
+    "s": "s",
+    "e": "e",
+    "w": "w",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+    "ne": "ne",
+    "nw": "nw",
+    "se": "se",
+    "sw": "sw",
 }
 ORDINAL_WORDS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
-    "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
 }
 UNIT_WORDS = {"unit", "apt", "apartment", "suite", "ste", "#", "no", "bsmt", "basement"}
 NOISE_WORDS = {"saskatoon", "sk", "sask", "saskatchewan", "canada", "ca"}
@@ -147,8 +199,11 @@ def split_address(normalised: str) -> tuple[str | None, str, str | None]:
     words = normalised.split()
     number = words[0] if words and _HOUSE.match(words[0]) and len(words) > 1 else None
     street_words = words[1:] if number else words
-    direction = street_words[-1] if len(street_words) > 1 and street_words[-1] in set(
-        DIRECTIONS.values()) else None
+    direction = (
+        street_words[-1]
+        if len(street_words) > 1 and street_words[-1] in set(DIRECTIONS.values())
+        else None
+    )
     return number, " ".join(street_words), direction
 
 
@@ -185,7 +240,8 @@ class Geocoder:
         if "full_address" not in addresses or "asset_id" not in addresses:
             message = (
                 "the addresses layer needs full_address and asset_id columns; it has "
-                f"{', '.join(map(str, addresses.columns))}. Load it with load_layer('addresses', ...)."
+                f"{', '.join(map(str, addresses.columns))}. "
+                "Load it with load_layer('addresses', ...)."
             )
             raise LayerError(message)
         self.min_score = min_score
@@ -224,8 +280,11 @@ class Geocoder:
         self._crs = crs
         self._tree = cKDTree(np.column_stack([x, y]))
         skipped = len(layer) - len(self._keys)
-        LOGGER.info("built a geocoder over %s addresses (%s blank or repeated skipped)",
-                    f"{len(self._keys):,}", f"{skipped:,}")
+        LOGGER.info(
+            "built a geocoder over %s addresses (%s blank or repeated skipped)",
+            f"{len(self._keys):,}",
+            f"{skipped:,}",
+        )
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -342,8 +401,9 @@ class Geocoder:
             )
             raise GeocodeError(message, [(str(self._full[position]), 0.0)])
         match = self._result(int(position), 100.0)
-        return GeocodeMatch(match.full_address, match.lon, match.lat, 100.0, match.asset_id,
-                            float(distance))
+        return GeocodeMatch(
+            match.full_address, match.lon, match.lat, 100.0, match.asset_id, float(distance)
+        )
 
     def _match(self, key: str) -> tuple[int | None, float]:
         # exact key, else the best street among the same house number
@@ -356,8 +416,9 @@ class Geocoder:
         rows = self._by_number.get(number or "")
         if rows is None:
             return None, 0.0
-        scores = process.cdist([street], [self._streets[r] for r in rows], scorer=fuzz.ratio,
-                               dtype=np.float32)[0]
+        scores = process.cdist(
+            [street], [self._streets[r] for r in rows], scorer=fuzz.ratio, dtype=np.float32
+        )[0]
         picked = self._pick(rows, scores, direction)
         if picked is None:
             tied = _tied(rows, scores, self.min_score, direction, self._directions)
@@ -370,8 +431,9 @@ class Geocoder:
         # a stated direction must agree; the best must clear min_score and stand alone
         scores = scores.astype(np.float64)
         if direction is not None:
-            other = np.array([d is not None and d != direction for d in
-                              (self._directions[r] for r in rows)])
+            other = np.array(
+                [d is not None and d != direction for d in (self._directions[r] for r in rows)]
+            )
             scores[other] = -1.0
         best = int(np.argmax(scores))
         if scores[best] < self.min_score or np.count_nonzero(scores == scores[best]) > 1:
@@ -379,17 +441,27 @@ class Geocoder:
         return int(rows[best]), float(scores[best])
 
     def _result(self, position: int, score: float) -> GeocodeMatch:
-        return GeocodeMatch(str(self._full[position]), float(self._lon[position]),
-                            float(self._lat[position]), round(score, 1),
-                            str(self._ids[position]))
+        return GeocodeMatch(
+            str(self._full[position]),
+            float(self._lon[position]),
+            float(self._lat[position]),
+            round(score, 1),
+            str(self._ids[position]),
+        )
 
 
 def _tied(
-    rows: np.ndarray, scores: np.ndarray, floor: float, direction: str | None,
+    rows: np.ndarray,
+    scores: np.ndarray,
+    floor: float,
+    direction: str | None,
     directions: Sequence[str | None],
 ) -> bool:
-    ok = [s for r, s in zip(rows, scores, strict=True)
-          if s >= floor and (direction is None or directions[r] in (None, direction))]
+    ok = [
+        s
+        for r, s in zip(rows, scores, strict=True)
+        if s >= floor and (direction is None or directions[r] in (None, direction))
+    ]
     return len(ok) > 1 and max(ok) == sorted(ok)[-2]
 
 

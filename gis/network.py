@@ -194,6 +194,12 @@ def _check_lines(frame: gpd.GeoDataFrame, layer: str) -> np.ndarray:
     if len(frame) == 0:
         message = f"{layer} is empty; a network needs at least one main"
         raise NetworkError(message)
+    if frame["asset_id"].isna().any():
+        message = (
+            f"{layer} has {int(frame['asset_id'].isna().sum()):,} rows without an asset_id; "
+            "every main needs a unique id (fill them from another key before building)"
+        )
+        raise NetworkError(message)
     if not frame["asset_id"].is_unique:
         dupes = frame["asset_id"][frame["asset_id"].duplicated()].unique()[:5]
         message = (
@@ -631,8 +637,9 @@ class SewerNetwork:
 
         # node names: the explicit id where one exists
         names = np.full(n_nodes, None, dtype=object)
-        names[self.up_node] = np.where(reverse, to_ids, from_ids)
-        names[self.down_node] = np.where(reverse, from_ids, to_ids)
+        for nodes, ids in ((first, from_ids), (last, to_ids)):
+            named = pd.notna(ids)
+            names[nodes[named]] = ids[named]
         self._node_of_name = pd.Series(np.arange(n_nodes), index=names).loc[
             lambda s: s.index.notna()
         ]

@@ -99,8 +99,9 @@ class Snapper:
         If the layer is empty, lacks ``asset_id`` or mixes points with other geometry.
     """
 
-    def __init__(self, layer: gpd.GeoDataFrame, max_distance: float | None = None,
-                 crs: Any = None) -> None:
+    def __init__(
+        self, layer: gpd.GeoDataFrame, max_distance: float | None = None, crs: Any = None
+    ) -> None:
         if "asset_id" not in layer or len(layer) == 0:
             message = (
                 f"cannot snap to a layer of {len(layer):,} features with columns "
@@ -123,8 +124,9 @@ class Snapper:
             raise LayerError(message)
         else:
             self._strtree = shapely.STRtree(geoms)
-        LOGGER.info("indexed %s %s for snapping", f"{len(geoms):,}",
-                    "points" if self.points else "lines")
+        LOGGER.info(
+            "indexed %s %s for snapping", f"{len(geoms):,}", "points" if self.points else "lines"
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -168,10 +170,14 @@ class Snapper:
                 shapely.points(x, y), return_distance=True, all_matches=False
             )
             positions = pairs[1]
-        within = (np.ones(len(x), dtype=bool) if self.max_distance is None
-                  else distances <= self.max_distance)
-        return SnapBatch(positions.astype(np.int64), self.ids[positions],
-                         distances.astype(np.float64), within)
+        within = (
+            np.ones(len(x), dtype=bool)
+            if self.max_distance is None
+            else distances <= self.max_distance
+        )
+        return SnapBatch(
+            positions.astype(np.int64), self.ids[positions], distances.astype(np.float64), within
+        )
 
 
 class OpenRequestIndex:
@@ -232,8 +238,8 @@ class OpenRequestIndex:
         list of tuple
             ``(request_key, distance_m)`` pairs.
         """
-        x, y = lonlat_to_metric(lon, lat, self.crs)
-        x, y = float(x), float(y)
+        xs, ys = lonlat_to_metric(lon, lat, self.crs)
+        x, y = float(xs), float(ys)
         with self._lock:
             index = self._indexes.get(service_code)
             if index is None:

@@ -82,7 +82,9 @@ def load_layer(
         :class:`~gis.layers.validation.InvalidLayerError` carries the report.
     """
     # the mapping entry and the file it names
-    column_mapping = load_mapping(mapping if mapping is not None else load_settings().layer_mapping)
+    column_mapping = load_mapping(
+        mapping if mapping is not None else load_settings().layer_mapping
+    )
     entry = column_mapping.entry(name)
     source = _resolve_path(Path(path), entry)
     report = ValidationReport(entry.kind, source=str(source))
@@ -102,9 +104,7 @@ def load_layer(
     gdf = _apply_mapping(raw, entry, report)
     if not report.ok:
         raise InvalidLayerError(report)
-    gdf, report = validate_layer(
-        entry.kind, gdf, service_area, nodes=nodes, report=report
-    )
+    gdf, report = validate_layer(entry.kind, gdf, service_area, nodes=nodes, report=report)
     if not report.ok:
         LOGGER.error("rejected %s from %s:\n%s", entry.kind, source, report.summary())
         raise InvalidLayerError(report)
@@ -112,8 +112,13 @@ def load_layer(
     # exchange CRS and canonical column order
     gdf = to_wgs84(gdf)
     gdf = gdf[[*LAYERS[entry.kind].columns, "geometry"]].reset_index(drop=True)
-    LOGGER.info("loaded %s %s from %s (%s warnings)", f"{len(gdf):,}", name, source,
-                f"{len(report.warnings):,}")
+    LOGGER.info(
+        "loaded %s %s from %s (%s warnings)",
+        f"{len(gdf):,}",
+        name,
+        source,
+        f"{len(report.warnings):,}",
+    )
     return gdf, report
 
 
@@ -164,8 +169,9 @@ def _read_csv(path: Path, entry: LayerMapping, crs: Any) -> gpd.GeoDataFrame:
     implied_crs = None
     if not entry.coordinates and wkt is None:
         for pairs, implied in ((_LONLAT_COLUMNS, WGS84), (_XY_COLUMNS, None)):
-            found = next(((present[a], present[b]) for a, b in pairs
-                          if a in present and b in present), None)
+            found = next(
+                ((present[a], present[b]) for a, b in pairs if a in present and b in present), None
+            )
             if found:
                 (x_col, y_col), implied_crs = found, implied
                 break
@@ -180,8 +186,11 @@ def _read_csv(path: Path, entry: LayerMapping, crs: Any) -> gpd.GeoDataFrame:
         )
         raise LayerError(message)
     used = {c for c in (wkt, x_col, y_col) if c}
-    return gpd.GeoDataFrame(frame.drop(columns=list(used - set(entry.columns))),
-                            geometry=geometry, crs=crs or implied_crs)
+    return gpd.GeoDataFrame(
+        frame.drop(columns=list(used - set(entry.columns))),
+        geometry=geometry,
+        crs=crs or implied_crs,
+    )
 
 
 def _parse_xy(path: Path, frame: pd.DataFrame, x_col: str, y_col: str) -> gpd.GeoSeries:
@@ -222,8 +231,11 @@ def _apply_mapping(
     spec = LAYERS[entry.kind]
 
     # every source column the entry names must be present
-    missing = [c for c in entry.source_columns if c not in raw.columns and c not in
-               entry.coordinates.values()]
+    missing = [
+        c
+        for c in entry.source_columns
+        if c not in raw.columns and c not in entry.coordinates.values()
+    ]
     if missing:
         present = ", ".join(str(c) for c in raw.columns if c != raw.geometry.name)
         report.add_error(
@@ -241,12 +253,17 @@ def _apply_mapping(
         rows &= raw[column].astype("string").isin([str(v) for v in allowed]).fillna(False)
     for column, dropped in entry.drop.items():
         text = raw[column].astype("string")
-        rows &= ~(text.isin([str(v) for v in dropped]).fillna(False) |
-                  ("" in dropped and text.isna()))
+        rows &= ~(
+            text.isin([str(v) for v in dropped]).fillna(False) | ("" in dropped and text.isna())
+        )
     raw = raw[rows.to_numpy()]
     if len(raw) < before:
-        LOGGER.info("kept %s of %s %s rows by the mapping's keep/drop filters",
-                    f"{len(raw):,}", f"{before:,}", entry.name)
+        LOGGER.info(
+            "kept %s of %s %s rows by the mapping's keep/drop filters",
+            f"{len(raw):,}",
+            f"{before:,}",
+            entry.name,
+        )
 
     # rename, translate values, add constants and absent columns
     out = gpd.GeoDataFrame(index=raw.index, geometry=_shape(raw, entry), crs=raw.crs)
@@ -254,8 +271,9 @@ def _apply_mapping(
         values = raw[source]
         if source in entry.values:
             table = {str(k): v for k, v in entry.values[source].items()}
-            values = values.astype("string").map(lambda v, t=table: t.get(v, v) if pd.notna(v)
-                                                 else v)
+            values = values.astype("string").map(
+                lambda v, t=table: t.get(v, v) if pd.notna(v) else v
+            )
         out[target] = values
     for target, value in entry.constants.items():
         out[target] = value

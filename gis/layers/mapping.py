@@ -51,8 +51,17 @@ LOGGER = logging.getLogger(__name__)
 GEOMETRY_MODES = ("as_is", "representative_point", "centroid")
 _TOP_KEYS = {"name", "description", "layers"}
 _ENTRY_KEYS = {
-    "kind", "file", "layer", "geometry", "crs", "columns", "values", "keep", "drop",
-    "constants", "coordinates",
+    "kind",
+    "file",
+    "layer",
+    "geometry",
+    "crs",
+    "columns",
+    "values",
+    "keep",
+    "drop",
+    "constants",
+    "coordinates",
 }
 _COORDINATE_KEYS = {"x", "y", "wkt"}
 
@@ -169,8 +178,12 @@ def load_mapping(name_or_path: str | Path | ColumnMapping) -> ColumnMapping:
 
     # check and build every entry
     mapping = parse_mapping(data, source=source)
-    LOGGER.debug("loaded mapping %s with %s layers from %s", mapping.name,
-                 f"{len(mapping.layers):,}", source)
+    LOGGER.debug(
+        "loaded mapping %s with %s layers from %s",
+        mapping.name,
+        f"{len(mapping.layers):,}",
+        source,
+    )
     return mapping
 
 
@@ -259,14 +272,29 @@ def _parse_entry(name: str, body: Any, source: str) -> LayerMapping:
         raise LayerError(message)
 
     # value maps and row filters, keyed by source column
-    values = {str(k): dict(_table(_table(body, "values", where), k, where))
-              for k in _table(body, "values", where)}
-    keep = {str(k): _list(v, f"keep.{k} of {where}") for k, v in _table(body, "keep", where).items()}
-    drop = {str(k): _list(v, f"drop.{k} of {where}") for k, v in _table(body, "drop", where).items()}
+    values = {
+        str(k): dict(_table(_table(body, "values", where), k, where))
+        for k in _table(body, "values", where)
+    }
+    keep = {
+        str(k): _list(v, f"keep.{k} of {where}") for k, v in _table(body, "keep", where).items()
+    }
+    drop = {
+        str(k): _list(v, f"drop.{k} of {where}") for k, v in _table(body, "drop", where).items()
+    }
     return LayerMapping(
-        name=name, kind=kind, columns=columns, values=values, keep=keep, drop=drop,
-        constants=constants, geometry=geometry, file=_optional(body, "file"),
-        layer=_optional(body, "layer"), crs=_optional(body, "crs"), coordinates=coordinates,
+        name=name,
+        kind=kind,
+        columns=columns,
+        values=values,
+        keep=keep,
+        drop=drop,
+        constants=constants,
+        geometry=geometry,
+        file=_optional(body, "file"),
+        layer=_optional(body, "layer"),
+        crs=_optional(body, "crs"),
+        coordinates=coordinates,
     )
 
 

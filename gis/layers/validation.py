@@ -210,8 +210,13 @@ def validate_layer(
     if kind in NETWORK_LAYERS:
         _check_references(gdf, nodes, report)
         _check_ends(gdf, nodes, metric_crs(measure_crs), end_tolerance_m, report)
-    LOGGER.info("validated %s %s: %s errors, %s warnings", f"{len(gdf):,}", kind,
-                f"{len(report.errors):,}", f"{len(report.warnings):,}")
+    LOGGER.info(
+        "validated %s %s: %s errors, %s warnings",
+        f"{len(gdf):,}",
+        kind,
+        f"{len(report.errors):,}",
+        f"{len(report.warnings):,}",
+    )
     return gdf, report
 
 

@@ -387,6 +387,20 @@ class TestSewerDirection:
         assert network.downstream_mains("m2") == ["B"]
         assert network.first_shared_downstream(["A", "B"]).main_id == "B"
 
+    def test_main_without_ids_joins_a_named_manhole_by_position(self):
+        mains = make_mains(
+            {"A": [(0, 0), (100, 0)], "B": [(100, 0), (200, 0)]},
+            from_node=["m1", None],
+            to_node=["m2", None],
+            up_invert_m=[10.0, 9.0],
+            down_invert_m=[9.5, 8.0],
+        )
+
+        network = SewerNetwork(mains)
+
+        assert network.downstream_mains("m2") == ["B"]
+        assert network.upstream_mains("B") == ["B", "A"]
+
     def test_main_without_asset_id_is_refused(self):
         mains = make_mains({"A": [(0, 0), (100, 0)], "B": [(100, 0), (200, 0)]})
         mains.loc[1, "asset_id"] = None

@@ -1,0 +1,339 @@
+"""Incidents: open requests of one fault grouped together, with what the fault affects.
+
+Water outages group by isolation segment, sewer backups by a shared downstream main,
+services that cluster by distance by DBSCAN in metres, all within the time window of
+``WATERDESK_INCIDENT_WINDOW_HOURS``; a lone report is an incident of its own. Intake
+puts each new report into the open incident it fits (:func:`assign_incident`);
+:func:`rebuild_incidents` regroups every open request from scratch.
+
+Requests whose incident a crew is already working (dispatched or in progress) are left
+where they are by a rebuild: regrouping never pulls a job out from under a crew.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from crm.services import Service, load_services
+from crm.store import Incident, Request, Store
+from gis.affected import affected_areas
+from gis.clustering import cluster_points_in_window, group_by_downstream, group_by_segment
+
+if TYPE_CHECKING:
+    from crm.spatial import SpatialContext
+
+LOGGER = logging.getLogger(__name__)
+
+WORKED = ("dispatched", "in_progress")
+_HYDRANT_BUFFER_M = 25.0
+
+
+@dataclass
+class IncidentChanges:
+    """What a rebuild changed."""
+
+    opened: int = 0
+    kept: int = 0
+    emptied: int = 0
+    moved: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Return one sentence per kind of change, for the command line."""
+        return [
+            f"opened {self.opened:,} incidents, kept {self.kept:,}, cancelled "
+            f"{self.emptied:,} left empty, moved {self.moved:,} requests",
+            *self.notes,
+        ]
+
+
+def _group_labels(
+    service: Service, members: list[Request], spatial: SpatialContext, window: float
+) -> np.ndarray:
+    times = pd.to_datetime([r.created_at for r in members], utc=True)
+    assets = [r.asset_id for r in members]
+    if service.clusters == "segment" and spatial.water_network is not None:
+        return group_by_segment(assets, times, spatial.water_network, window)
+    if service.clusters == "downstream" and spatial.sewer_network is not None:
+        return group_by_downstream(
+            assets, times, spatial.sewer_network, service.downstream_mains, window
+        )
+    if service.clusters == "distance":
+        labels = cluster_points_in_window(
+            [r.lon for r in members],
+            [r.lat for r in members],
+            times,
+            service.radius_m,
+            window,
+            service.min_reports,
+            metric_crs=spatial.settings.metric_crs,
+        )
+        # noise is a lone report: an incident of its own
+        noise = labels < 0
+        labels[noise] = labels.max(initial=-1) + 1 + np.arange(noise.sum())
+        return labels
+    return np.arange(len(members))
+
+
+def _group_key(service: Service, members: Sequence[Request], spatial: SpatialContext) -> str:
+    assets = [r.asset_id for r in members if r.asset_id]
+    if service.clusters == "segment" and assets and spatial.water_network is not None:
+        known = [a for a in assets if a in set(spatial.water_network.main_ids)]
+        if known:
+            return f"segment:{int(spatial.water_network.segment_of(known[0]))}"
+    if service.clusters == "downstream" and assets and spatial.sewer_network is not None:
+        shared = spatial.sewer_network.first_shared_downstream(assets)
+        if shared is not None:
+            return f"downstream:{shared.main_id}"
+    return f"{service.clusters}:{members[0].tracking}"
+
+
+def _affected_mains(key: str, members: Sequence[Request], spatial: SpatialContext) -> list[str]:
+    kind, _, value = key.partition(":")
+    if kind == "segment" and spatial.water_network is not None:
+        return list(spatial.water_network.segment_mains(int(value)))
+    if kind == "downstream" and spatial.sewer_network is not None:
+        # a blockage at the shared main backs up everything draining into it
+        return list(spatial.sewer_network.upstream_mains(value))
+    return []
+
+
+def _describe(
+    store: Store, spatial: SpatialContext, incidents: dict[int, tuple[Service, str, list[Request]]]
+) -> None:
+    """Work out and store each incident's affected area, customers and priority."""
+    water = {
+        i: _affected_mains(k, m, spatial)
+        for i, (s, k, m) in incidents.items()
+        if s.layer == "water_mains"
+    }
+    sewer = {
+        i: _affected_mains(k, m, spatial)
+        for i, (s, k, m) in incidents.items()
+        if s.layer == "sewer_mains"
+    }
+    found: dict[int, dict[str, Any]] = {}
+    connections = spatial.layers.get("service_connections")
+    for layer, groups in (("water_mains", water), ("sewer_mains", sewer)):
+        groups = {i: mains for i, mains in groups.items() if mains}
+        mains = spatial.layers.get(layer)
+        if not groups or mains is None or connections is None:
+            continue
+        areas = affected_areas(
+            mains,
+            groups,
+            connections,
+            hydrants=spatial.layers.get("hydrants"),
+            critical_facilities=spatial.layers.get("critical_facilities"),
+            metric_crs=spatial.settings.metric_crs,
+        )
+        for incident_id, row in areas.iterrows():
+            found[int(incident_id)] = {
+                "customers": int(row["customers"]),
+                "hydrants": list(row["hydrants"]) if layer == "water_mains" else [],
+                "critical_facilities": list(row["critical_facilities"]),
+                "mains": groups[int(incident_id)],
+                "polygon": row.geometry,
+            }
+
+    for incident_id, (service, key, members) in incidents.items():
+        info = found.get(incident_id)
+        if info is None:
+            info = {
+                "customers": 0,
+                "hydrants": [],
+                "critical_facilities": [],
+                "mains": [],
+                "polygon": _around(members, spatial),
+            }
+        valves: list[str] = []
+        if key.startswith("segment:") and spatial.water_network is not None:
+            valves = list(spatial.water_network.boundary_valves(int(key.split(":")[1])))
+        polygon = info["polygon"]
+        details = {
+            "reports": len(members),
+            "group": key,
+            "mains": info["mains"][:500],
+            "valves_to_close": valves,
+            "hydrants_out": info["hydrants"],
+            "critical_facilities": info["critical_facilities"],
+        }
+        store.update_incident(
+            incident_id,
+            customers_affected=info["customers"],
+            priority=score_incident(
+                service, info["customers"], len(members), len(info["critical_facilities"])
+            ),
+            details=details,
+            group_key=key,
+            area_geojson=None
+            if polygon is None or polygon.is_empty
+            else shapely.to_geojson(polygon),
+        )
+
+
+def _around(members: Sequence[Request], spatial: SpatialContext) -> Any:
+    import geopandas as gpd
+
+    points = gpd.GeoSeries.from_xy(
+        [r.lon for r in members], [r.lat for r in members], crs="EPSG:4326"
+    )
+    metric = points.to_crs(spatial.settings.metric_crs)
+    return (
+        gpd.GeoSeries(
+            [metric.buffer(_HYDRANT_BUFFER_M).union_all()], crs=spatial.settings.metric_crs
+        )
+        .to_crs("EPSG:4326")
+        .iloc[0]
+    )
+
+
+def score_incident(service: Service, customers: int, reports: int, critical: int) -> float:
+    """Return the stored priority: severity times the people affected, on a log scale.
+
+    A main break cutting off 300 customers outranks a hydrant knocked over; a critical
+    facility (a hospital, a care home) inside the area adds as much as a hundredfold
+    increase in customers would.
+    """
+    people = max(customers, reports)
+    return round(
+        service.severity * (1 + math.log10(1 + people))
+        + 2.0 * service.severity * min(critical, 3),
+        3,
+    )
+
+
+def _located_open(store: Store, service: Service) -> list[Request]:
+    requests = store.list_requests(
+        status="open", service_codes=[service.code], limit=None, newest_first=False
+    )
+    return [r for r in requests if r.lon is not None]
+
+
+def rebuild_incidents(store: Store, spatial: SpatialContext) -> IncidentChanges:
+    """Regroup every open, located request into incidents and recompute their areas.
+
+    Returns
+    -------
+    IncidentChanges
+        Counts of incidents opened, kept and emptied, and requests moved.
+    """
+    changes = IncidentChanges()
+    services = load_services(store.settings.services_file)
+    window = store.settings.incident_window_hours
+    open_incidents = {i.id: i for i in store.list_incidents(status="open")}
+    described: dict[int, tuple[Service, str, list[Request]]] = {}
+    still_used: set[int] = set()
+
+    for service in services.values():
+        members = [
+            r
+            for r in _located_open(store, service)
+            if r.incident_id is None
+            or r.incident_id not in open_incidents
+            or open_incidents[r.incident_id].status not in WORKED
+        ]
+        if not members:
+            continue
+        labels = _group_labels(service, members, spatial, window)
+        for label in np.unique(labels):
+            group = [m for m, lab in zip(members, labels, strict=True) if lab == label]
+            key = _group_key(service, group, spatial)
+            # reuse the open incident most of the group already belongs to
+            votes = Counter(
+                r.incident_id
+                for r in group
+                if r.incident_id in open_incidents and r.incident_id not in still_used
+            )
+            if votes:
+                incident_id = votes.most_common(1)[0][0]
+                assert incident_id is not None
+                changes.kept += 1
+            else:
+                incident_id = store.create_incident(service.code, group_key=key, request_ids=[]).id
+                changes.opened += 1
+            still_used.add(incident_id)
+            for request in group:
+                if request.incident_id != incident_id:
+                    store.set_request_incident(request.id, incident_id)
+                    changes.moved += request.incident_id is not None
+            described[incident_id] = (service, key, group)
+
+    # incidents that lost every member are cancelled (their history stays)
+    for incident in open_incidents.values():
+        if incident.id in still_used or incident.status in WORKED:
+            continue
+        if not store.list_requests(incident_id=incident.id, status="open", limit=1):
+            _retire(store, incident)
+            changes.emptied += 1
+    _describe(store, spatial, described)
+    LOGGER.info("rebuilt incidents: %s", changes.lines()[0])
+    return changes
+
+
+def _retire(store: Store, incident: Incident) -> None:
+    with store.transaction() as tx:
+        tx.execute(
+            "UPDATE incidents SET status = 'cancelled', version = version + 1, "
+            "updated_at = ? WHERE id = ?",
+            (datetime.now(incident.created_at.tzinfo), incident.id),
+        )
+
+
+def assign_incident(store: Store, spatial: SpatialContext, request: Request) -> str | None:
+    """Put a new request into the open incident it fits, or open one for it.
+
+    Returns
+    -------
+    str or None
+        The incident's code, or None for a request without a location.
+    """
+    if request.lon is None:
+        return None
+    service = load_services(store.settings.services_file)[request.service_code]
+    window = timedelta(hours=store.settings.incident_window_hours)
+    candidates = [i for i in store.list_incidents(status="open") if i.service_code == service.code]
+    chosen: Incident | None = None
+    group: list[Request] = [request]
+    for incident in candidates:
+        members = store.list_requests(incident_id=incident.id, status="open", limit=None)
+        recent = [m for m in members if request.created_at - m.created_at <= window]
+        if not recent:
+            continue
+        labels = _group_labels(
+            service, [*recent, request], spatial, store.settings.incident_window_hours
+        )
+        if labels[-1] in set(labels[:-1].tolist()):
+            chosen, group = incident, [*members, request]
+            break
+    if chosen is None:
+        key = _group_key(service, group, spatial)
+        chosen = store.create_incident(
+            service.code, group_key=key, request_ids=[request.id], at=request.created_at
+        )
+    else:
+        store.set_request_incident(request.id, chosen.id)
+        key = _group_key(service, group, spatial)
+    _describe(store, spatial, {chosen.id: (service, key, group)})
+    return chosen.code
+
+
+def incident_members(store: Store, incident: Incident) -> list[Request]:
+    """Return an incident's requests, oldest first."""
+    return store.list_requests(incident_id=incident.id, limit=None, newest_first=False)
+
+
+def incident_details_json(incident: Incident) -> str:
+    """Return the incident's details as indented JSON, for display."""
+    return json.dumps(incident.details, indent=2, default=str)
