@@ -81,16 +81,24 @@ def _sqlite_param(value: Any) -> Any:
     return value
 
 
-def _sqlite_row(row: sqlite3.Row) -> Row:
-    out = dict(row)
-    for key, value in out.items():
-        if value is None:
-            continue
-        if key.endswith("_at") or key == "at":
-            out[key] = datetime.fromisoformat(value)
-        elif key.startswith("is_"):
-            out[key] = bool(value)
-    return out
+def _converter(name: str) -> Any:
+    if name.endswith("_at") or name == "at":
+        return datetime.fromisoformat
+    if name.startswith("is_"):
+        return bool
+    return None
+
+
+def _sqlite_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
+    # times come back as aware datetimes and flags as booleans, as from PostgreSQL
+    names = [d[0] for d in cursor.description]
+    row = dict(zip(names, values, strict=True))
+    for name, value in row.items():
+        if value is not None:
+            convert = _converter(name)
+            if convert is not None:
+                row[name] = convert(value)
+    return row
 
 
 class _SqliteTransaction:
@@ -110,11 +118,13 @@ class _SqliteTransaction:
         return self._run(sql, params).rowcount
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row = self._run(sql, params).fetchone()
-        return None if row is None else _sqlite_row(row)
+        cursor = self._run(sql, params)
+        row = cursor.fetchone()
+        return None if row is None else _sqlite_row(cursor, row)
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return [_sqlite_row(r) for r in self._run(sql, params).fetchall()]
+        cursor = self._run(sql, params)
+        return [_sqlite_row(cursor, r) for r in cursor.fetchall()]
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(sql, ([_sqlite_param(p) for p in r] for r in rows))
@@ -149,7 +159,6 @@ class SqliteBackend:
                 timeout=self._busy_timeout_ms / 1000,
                 check_same_thread=False,
             )
-            conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -162,7 +171,11 @@ class SqliteBackend:
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[_SqliteTransaction]:
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not write:
+            # a read runs each statement in autocommit: one statement, one snapshot
+            yield _SqliteTransaction(conn)
+            return
+        conn.execute("BEGIN IMMEDIATE")
         try:
             yield _SqliteTransaction(conn)
         except BaseException:

@@ -31,7 +31,8 @@ MAX_NAME = 200
 MAX_KEY = 100
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ().-]{7,25}$")
-_KEEP_CONTROLS = {"\n", "\t"}
+# control characters (C0 and C1 but tab and newline), lone surrogates, private use
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")
 
 
 @dataclass
@@ -123,20 +124,14 @@ def clean_text(value: Any, field_name: str, limit: int) -> str:
     if not isinstance(value, str):
         raise IntakeError(f"{field_name} must be text, got {type(value).__name__}", field_name)
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
-    controls = sum(
-        1
-        for c in text
-        if unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in _KEEP_CONTROLS
-    )
+    controls = len(_CONTROLS.findall(text))
     if "\x00" in text or (text and controls / len(text) > 0.1):
         message = (
             f"{field_name} looks like binary data ({controls:,} control characters); send "
             "plain text"
         )
         raise IntakeError(message, field_name)
-    text = "".join(
-        c for c in text if c in _KEEP_CONTROLS or unicodedata.category(c) not in ("Cc", "Cs", "Co")
-    ).strip()
+    text = _CONTROLS.sub("", text).strip() if controls else text.strip()
     if len(text) > limit:
         message = (
             f"{field_name} is {len(text):,} characters long; the limit is {limit:,}. Shorten it."

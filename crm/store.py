@@ -309,8 +309,7 @@ class Store:
             "lat, location_source, asset_layer, asset_id, snap_distance_m, is_flagged, "
             "flag_reason, attributes, status, version, idempotency_key, expected_at, "
             "created_at, updated_at) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', 1, ?, ?, ?, ?) "
-            f"RETURNING {_REQUEST_COLUMNS}",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', 1, ?, ?, ?, ?) RETURNING id",
             (
                 number,
                 new.service_code,
@@ -333,7 +332,31 @@ class Store:
             ),
         )
         assert row is not None
-        request = Request.from_row(row)
+        request = Request(
+            id=int(row["id"]),
+            tracking=number,
+            service_code=new.service_code,
+            channel=new.channel,
+            description=new.description,
+            address=new.address,
+            lon=new.lon,
+            lat=new.lat,
+            location_source=new.location_source,
+            asset_layer=new.asset_layer,
+            asset_id=new.asset_id,
+            snap_distance_m=new.snap_distance_m,
+            is_flagged=new.is_flagged,
+            flag_reason=new.flag_reason,
+            attributes=dict(new.attributes),
+            status="new",
+            version=1,
+            incident_id=None,
+            duplicate_of=None,
+            expected_at=new.expected_at,
+            created_at=new.created_at,
+            updated_at=new.created_at,
+            resolved_at=None,
+        )
         if new.contact is not None and any(vars(new.contact).values()):
             tx.execute(
                 "INSERT INTO contacts (request_id, name, phone, email) VALUES (?, ?, ?, ?)",

@@ -13,6 +13,7 @@ Typing is forgiven: case, spaces and dashes are ignored, O reads as 0 and I or L
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 
@@ -24,6 +25,8 @@ LENGTH = RANDOM_LENGTH + 1
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 _SLIPS = {"O": "0", "I": "1", "L": "1"}
 _IGNORED = " -_.\t"
+_FORGIVE = str.maketrans({**dict.fromkeys(_IGNORED), **_SLIPS})
+_CANONICAL = re.compile(f"[{ALPHABET}]{{{LENGTH}}}")
 
 # GF(32) with the irreducible polynomial x^5 + x^2 + 1; the generator a is x (value 2)
 _POLY = 0b100101
@@ -66,7 +69,8 @@ def is_valid(canonical: str) -> bool:
 
 def new_number() -> str:
     """Return a fresh random tracking number in canonical form (no dash)."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+    bits = int.from_bytes(secrets.token_bytes(6), "big")
+    body = "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(RANDOM_LENGTH))
     return body + check_symbol(body)
 
 
@@ -85,8 +89,9 @@ def normalise(typed: str) -> str:
     """
     if not isinstance(typed, str):
         raise TrackingNumberError(f"a tracking number is text, got {type(typed).__name__}")
-    text = "".join(c for c in typed.upper() if c not in _IGNORED)
-    text = "".join(_SLIPS.get(c, c) for c in text)
+    text = typed.upper().translate(_FORGIVE)
+    if _CANONICAL.fullmatch(text):
+        return text
     bad = sorted({c for c in text if c not in _VALUE})
     if bad:
         shown = ", ".join(repr(c) for c in bad[:5])

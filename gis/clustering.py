@@ -97,10 +97,8 @@ def cluster_points(
     """
     xy = _checked_points(lons, lats, eps_m, min_samples, metric_crs)
 
-    # neighbour pairs, handed over without a second reference so they can be narrowed
-    return _label_pairs(
-        len(xy), cKDTree(xy).query_pairs(eps_m, output_type="ndarray"), min_samples
-    )
+    pairs = cKDTree(xy).query_pairs(eps_m, output_type="ndarray")
+    return _label_pairs(len(xy), pairs, min_samples, xy, eps_m)
 
 
 def cluster_points_in_window(
@@ -293,33 +291,32 @@ def _checked_points(
     return xy
 
 
-def _label_pairs(n: int, pairs: np.ndarray, min_samples: int) -> np.ndarray:
-    """Return DBSCAN labels from the neighbour pairs (i < j) of ``n`` points."""
-    # narrow the pair indices to halve the memory of what follows
-    if n < np.iinfo(np.int32).max:
-        pairs = pairs.astype(np.int32)
+def _label_pairs(
+    n: int, pairs: np.ndarray, min_samples: int, xy: np.ndarray | None = None, eps: float = 0
+) -> np.ndarray:
+    """Return DBSCAN labels from the neighbour pairs (i < j) of ``n`` points.
+
+    With ``xy`` and ``eps`` (pure distance neighbourhoods) the clusters come from a grid
+    of cells small enough that all points in a cell are neighbours; without them (pairs
+    filtered by time, say) from the graph of all core-core pairs.
+    """
     first, second = pairs[:, 0], pairs[:, 1]
 
     # core points: neighbours, itself included, reach min_samples
     counts = np.bincount(pairs.ravel(), minlength=n) + 1
     core = counts >= min_samples
 
-    # clusters: components of the graph of core-core pairs (weak components of the
-    # one-way pairs are the same and spare a symmetric copy)
-    both = core[first] & core[second]
-    rows, cols = (first, second) if both.all() else (first[both], second[both])
-    graph = sparse.coo_matrix(
-        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n)
-    ).tocsr()
-    del rows, cols
-    _, component = csgraph.connected_components(graph, directed=True, connection="weak")
-    del graph, both
+    # clusters: connected core points
+    if xy is not None:
+        component = _components_by_cells(xy, eps, core, first, second)
+    else:
+        component = _components_by_pairs(n, core, first, second)
 
     # number clusters by their lowest core point, as DBSCAN's scan in index order does
     core_index = np.flatnonzero(core)
-    _, first_core = np.unique(component[core_index], return_index=True)
+    ids, first_core = np.unique(component[core_index], return_index=True)
     rank = np.full(component.max() + 1 if n else 0, -1, dtype=np.int64)
-    rank[component[core_index[first_core]]] = np.arange(len(first_core))
+    rank[ids[np.argsort(first_core)]] = np.arange(len(ids))
     labels = np.full(n, -1, dtype=np.int64)
     labels[core] = rank[component[core]]
 
@@ -333,6 +330,62 @@ def _label_pairs(n: int, pairs: np.ndarray, min_samples: int) -> np.ndarray:
     touched = best != np.iinfo(np.int64).max
     labels[touched] = best[touched]
     return labels
+
+
+def _components_by_pairs(
+    n: int, core: np.ndarray, first: np.ndarray, second: np.ndarray
+) -> np.ndarray:
+    """Return a component id per point from the graph of core-core pairs."""
+    both = core[first] & core[second]
+    graph = sparse.coo_matrix(
+        (np.ones(both.sum(), dtype=np.int8), (first[both], second[both])), shape=(n, n)
+    )
+    return csgraph.connected_components(graph, directed=False)[1]
+
+
+_CHUNK = 500_000
+"""Pairs handled at a time when reducing pairs to cell links, to bound temporary memory."""
+
+
+def _components_by_cells(
+    xy: np.ndarray, eps: float, core: np.ndarray, first: np.ndarray, second: np.ndarray
+) -> np.ndarray:
+    """Return a component id per point, joining core points through grid cells.
+
+    Cells are squares of side just under ``eps / sqrt(2)``, so the core points of one
+    cell are all neighbours and belong to one cluster. Two cells join when some
+    core-core pair links them; a pair's cells are at most two apart in each direction,
+    so each cell has 25 possible links, marked in a boolean array instead of sorting
+    the (possibly many millions of) pairs.
+    """
+    # cell of each point, numbered compactly
+    side = eps / np.sqrt(2) * (1 - 1e-9)
+    grid = np.floor((xy - xy.min(axis=0)) / side).astype(np.int64)
+    height = int(grid[:, 1].max()) + 3
+    keys, cell = np.unique((grid[:, 0] + 2) * height + grid[:, 1] + 2, return_inverse=True)
+    n_cells = len(keys)
+    cell = cell.astype(np.int32 if n_cells < np.iinfo(np.int32).max // 25 else np.int64)
+    cell_x, cell_y = np.divmod(keys, height)
+
+    # mark (cell, offset) links of core-core pairs, a chunk of pairs at a time
+    linked = np.zeros(n_cells * 25, dtype=bool)
+    for start in range(0, len(first), _CHUNK):
+        a, b = first[start : start + _CHUNK], second[start : start + _CHUNK]
+        both = core[a] & core[b]
+        ca, cb = cell[a[both]], cell[b[both]]
+        offset = (cell_x[cb] - cell_x[ca] + 2) * 5 + (cell_y[cb] - cell_y[ca] + 2)
+        linked[ca * 25 + offset] = True
+
+    # the cell graph and its components
+    link = np.flatnonzero(linked)
+    source, offset = np.divmod(link, 25)
+    dx, dy = np.divmod(offset, 5)
+    target_key = (cell_x[source] + dx - 2) * height + cell_y[source] + dy - 2
+    target = np.searchsorted(keys, target_key)
+    graph = sparse.coo_matrix(
+        (np.ones(len(link), dtype=np.int8), (source, target)), shape=(n_cells, n_cells)
+    )
+    return csgraph.connected_components(graph, directed=False)[1][cell]
 
 
 def _hours(times: ArrayLike, n: int) -> np.ndarray:

@@ -12,8 +12,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import geopandas as gpd
 import streamlit as st
 
+from crm.assets import read_layer
 from crm.services import Service, load_services
 from crm.spatial import SpatialContext, get_spatial_context
 from crm.store import Store
@@ -55,6 +57,17 @@ def get_spatial(database_url: str) -> SpatialContext | None:
 def get_services(services_file: str) -> dict[str, Service]:
     """Return the service catalogue read from a TOML file."""
     return load_services(Path(services_file))
+
+
+@st.cache_data(show_spinner=False, ttl=600, max_entries=32)
+def load_layer(
+    database_url: str, kind: str, bbox: tuple[float, float, float, float] | None = None
+) -> gpd.GeoDataFrame | None:
+    """Return a stored asset layer (optionally within a box), or None when not loaded."""
+    try:
+        return read_layer(get_store(database_url), kind, bbox=bbox)
+    except LookupError:
+        return None
 
 
 def open_store() -> tuple[Settings, Store]:

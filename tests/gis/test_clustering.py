@@ -55,6 +55,27 @@ class TestClusterPoints:
 
         np.testing.assert_array_equal(labels, sklearn_labels(lon, lat, eps_m, min_samples))
 
+    @pytest.mark.parametrize(
+        ("layout", "eps_m", "min_samples"),
+        [("lattice", 10.0, 3), ("lattice", 14.2, 5), ("duplicates", 1.0, 3), ("wide", 5.0, 2)],
+    )
+    def test_awkward_layouts_equal_sklearn(self, layout, eps_m, min_samples):
+        rng = np.random.default_rng(7)
+        if layout == "lattice":
+            # neighbours near exactly eps apart, across cell edges
+            xy = np.stack(np.meshgrid(np.arange(30), np.arange(30)), -1).reshape(-1, 2) * 10.0
+        elif layout == "duplicates":
+            xy = np.repeat(rng.random((200, 2)) * 50, rng.integers(1, 5, 200), axis=0)
+        else:
+            # a 100 km spread with a tiny radius: many sparse cells
+            xy = np.vstack([rng.random((2000, 2)) * 100_000, rng.random((300, 2)) * 20])
+        lon, lat = local_to_lonlat(xy)
+
+        labels = cluster_points(lon, lat, eps_m, min_samples, metric_crs=METRIC)
+
+        np.testing.assert_array_equal(labels, sklearn_labels(lon, lat, eps_m, min_samples))
+        assert labels.max() >= 0
+
     def test_border_point_joins_the_cluster_found_first(self):
         # two tight clusters 30 m apart and one point between, 15 m from each
         left = np.array([[0, 0], [0, 2], [0, -2], [-2, 0]], dtype=float)

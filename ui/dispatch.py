@@ -1,0 +1,251 @@
+"""Staff page: the dispatcher's incident queue, map, incident detail and status moves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from crm.errors import ConflictError, NotFoundError, TrackingNumberError, TransitionError
+from crm.lifecycle import OPEN_STATUSES, TRANSITIONS
+from crm.store import Incident, Request, Store, utc_now
+from settings import Settings
+from ui import (
+    format_local,
+    get_services,
+    load_layer,
+    open_store,
+    require_staff,
+    service_name,
+    staff_actor,
+)
+from ui.assets import register_vendor_assets
+from ui.maps import (
+    ASSET_KINDS,
+    add_asset_layers,
+    add_incident_areas,
+    add_requests,
+    base_map,
+    bounds_of,
+    finish_map,
+)
+
+SELECTED = "dispatch_incident"
+MESSAGE = "dispatch_message"
+MAX_REQUESTS = 2000
+PAD_DEG = 0.003
+
+
+def sort_queue(incidents: list[Incident], now: datetime) -> list[Incident]:
+    """Return incidents most customers affected first, then priority, then oldest first."""
+    return sorted(
+        incidents,
+        key=lambda i: (-i.customers_affected, -i.priority, -(now - i.created_at).total_seconds()),
+    )
+
+
+def queue_frame(
+    incidents: list[Incident], services: dict[str, str], crews: dict[int, str], now: datetime
+) -> pd.DataFrame:
+    """Return the queue as a table (pure)."""
+    return pd.DataFrame(
+        [
+            {
+                "incident": i.code,
+                "service": services.get(i.service_code, i.service_code),
+                "status": i.status,
+                "customers": i.customers_affected,
+                "priority": round(i.priority, 2),
+                "age (h)": round((now - i.created_at).total_seconds() / 3600, 1),
+                "crew": crews.get(i.crew_id, "") if i.crew_id else "",
+                "version": i.version,
+            }
+            for i in incidents
+        ],
+        columns=["incident", "service", "status", "customers", "priority", "age (h)", "crew",
+                 "version"],
+    )
+
+
+def dispatch_map(
+    layers: dict[str, gpd.GeoDataFrame | None],
+    requests: list[Request],
+    incidents: list[Incident],
+    services: dict[str, str],
+    fallback: tuple[float, float, float, float],
+    *,
+    parcels: gpd.GeoDataFrame | None = None,
+) -> folium.Map:
+    """Return the dispatcher's map: asset layers, incident areas and open requests."""
+    points = [(r.lon, r.lat) for r in requests if r.lon is not None and r.lat is not None]
+    frames = [f for f in layers.values() if f is not None]
+    bounds = bounds_of(frames, points, fallback=fallback)
+    fmap = base_map(bounds, streets=layers.get("streets"), parcels=parcels)
+    add_asset_layers(fmap, {k: v for k, v in layers.items() if v is not None})
+    add_incident_areas(fmap, incidents, services)
+    add_requests(fmap, requests, services, public=False)
+    return finish_map(fmap)
+
+
+def move_incident(code: str, version_read: int, target_key: str, note_key: str) -> None:
+    """Change an incident's status based on the version the dispatcher saw."""
+    settings, store = open_store()
+    target = st.session_state.get(target_key)
+    try:
+        store.change_incident_status(
+            code,
+            str(target),
+            actor=staff_actor(),
+            expected_version=version_read,
+            note=str(st.session_state.get(note_key, "") or ""),
+        )
+    except (ConflictError, TransitionError) as exc:
+        st.session_state[MESSAGE] = ("error", str(exc))
+    else:
+        st.session_state[MESSAGE] = ("success", f"{code} is now {target}.")
+
+
+def mark_duplicate(versions_read: dict[str, int], number_key: str, original_key: str) -> None:
+    """Mark a member request a duplicate of another, based on the version seen."""
+    settings, store = open_store()
+    number = str(st.session_state.get(number_key, ""))
+    original = str(st.session_state.get(original_key, "") or "")
+    version_read = versions_read.get(number, -1)
+    try:
+        store.mark_duplicate(number, original, actor=staff_actor(), expected_version=version_read)
+    except (ConflictError, TransitionError, TrackingNumberError, NotFoundError,
+            ValueError) as exc:
+        st.session_state[MESSAGE] = ("error", str(exc))
+    else:
+        st.session_state[MESSAGE] = ("success", f"{number} marked a duplicate of {original}.")
+
+
+def show_message() -> None:
+    """Show (once) what the last action said."""
+    message = st.session_state.get(MESSAGE)
+    if message:
+        kind, text = message
+        (st.error if kind == "error" else st.success)(text)
+        st.session_state[MESSAGE] = None
+
+
+def incident_detail(store: Store, settings: Settings, incident: Incident) -> None:
+    """Show one incident: figures, members, the status move and duplicate marking."""
+    services = get_services(str(settings.services_file))
+    tz = settings.timezone
+    st.subheader(f"{incident.code}: {service_name(services, incident.service_code)}")
+    cols = st.columns(4)
+    cols[0].metric("Status", incident.status)
+    cols[1].metric("Customers affected", f"{incident.customers_affected:,}")
+    cols[2].metric("Priority", f"{incident.priority:.2f}")
+    cols[3].metric("Version", incident.version)
+    facilities = incident.details.get("critical_facilities") if incident.details else None
+    if facilities:
+        st.warning("Critical facilities inside: " + ", ".join(map(str, facilities)))
+
+    members = store.list_requests(incident_id=incident.id, limit=None, newest_first=False)
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "number": r.number,
+                    "status": r.status,
+                    "channel": r.channel,
+                    "reported": format_local(r.created_at, tz),
+                    "address": r.address or "",
+                    "asset": r.asset_id or "",
+                }
+                for r in members
+            ],
+            columns=["number", "status", "channel", "reported", "address", "asset"],
+        ),
+        hide_index=True,
+    )
+
+    # the callbacks carry the version shown now, so a stale move is refused
+    targets = TRANSITIONS.get(incident.status, ())
+    if targets:
+        with st.form(f"dispatch_move_{incident.code}"):
+            st.selectbox("Move to", targets, key="dispatch_target")
+            st.text_input("Note (public)", key="dispatch_note", max_chars=500)
+            st.form_submit_button(
+                f"Update (based on version {incident.version})",
+                on_click=move_incident,
+                args=(incident.code, incident.version, "dispatch_target", "dispatch_note"),
+            )
+    open_members = [r for r in members if r.status in OPEN_STATUSES]
+    if open_members:
+        with st.form(f"dispatch_duplicate_{incident.code}"):
+            st.selectbox("Request", [r.number for r in open_members], key="dispatch_dup_number")
+            st.text_input("is a duplicate of", key="dispatch_dup_of")
+            st.form_submit_button(
+                "Mark duplicate",
+                on_click=mark_duplicate,
+                args=(
+                    {r.number: r.version for r in open_members},
+                    "dispatch_dup_number",
+                    "dispatch_dup_of",
+                ),
+            )
+
+
+def main() -> None:
+    """Render the dispatcher's page."""
+    # session state first
+    st.session_state.setdefault(SELECTED, None)
+    st.session_state.setdefault(MESSAGE, None)
+
+    settings, store = open_store()
+    st.title("Dispatch")
+    require_staff(settings)
+    show_message()
+    services = {c: s.name for c, s in get_services(str(settings.services_file)).items()}
+    crews = {c.id: c.name for c in store.list_crews()}
+    now = utc_now()
+
+    queue = sort_queue(store.list_incidents(status="open"), now)
+    st.markdown(f"**Incident queue** ({len(queue):,} open)")
+    st.dataframe(queue_frame(queue, services, crews, now), hide_index=True)
+
+    requests = store.list_requests(status=sorted(OPEN_STATUSES), limit=MAX_REQUESTS)
+    area = settings.service_area
+    fallback = (area.min_lon, area.min_lat, area.max_lon, area.max_lat)
+    points = [(r.lon, r.lat) for r in requests if r.lon is not None and r.lat is not None]
+    work = bounds_of([], points, fallback=fallback)
+    bbox = (work[0] - PAD_DEG, work[1] - PAD_DEG, work[2] + PAD_DEG, work[3] + PAD_DEG)
+    layers = {k: load_layer(settings.database_url, k, bbox) for k in (*ASSET_KINDS, "streets")}
+    show_parcels = st.toggle("Show parcels", value=False, key="dispatch_parcels")
+    parcels = load_layer(settings.database_url, "service_connections", bbox) if show_parcels else None
+    if register_vendor_assets():
+        st_folium(
+            dispatch_map(layers, requests, queue, services, fallback, parcels=parcels),
+            key="dispatch_map",
+            height=560,
+            use_container_width=True,
+            returned_objects=[],
+        )
+    missing = [k for k, v in layers.items() if v is None]
+    if missing:
+        st.caption("Layers not loaded: " + ", ".join(missing))
+
+    if not queue:
+        st.info("No open incidents.")
+        return
+    codes = [i.code for i in queue]
+    if st.session_state[SELECTED] not in codes:
+        st.session_state[SELECTED] = codes[0]
+    code = st.selectbox("Incident", codes, key=SELECTED)
+    try:
+        incident = store.get_incident(code)
+    except NotFoundError as exc:
+        st.error(str(exc))
+        return
+    incident_detail(store, settings, incident)
+
+
+if __name__ == "__main__":
+    main()
