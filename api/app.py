@@ -32,8 +32,14 @@ def _format_of(http: HttpRequest) -> str:
     return "xml" if http.url.path.endswith(".xml") else "json"
 
 
-def _errors(http: HttpRequest, status: int, message: str, *, suggestion: str | None = None,
-            headers: dict[str, str] | None = None) -> Response:
+def _errors(
+    http: HttpRequest,
+    status: int,
+    message: str,
+    *,
+    suggestion: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     error: dict[str, object] = {"code": status, "description": message}
     if suggestion:
         error["suggestion"] = suggestion
@@ -43,10 +49,8 @@ def _errors(http: HttpRequest, status: int, message: str, *, suggestion: str | N
 async def _api_error(http: HttpRequest, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     level = logging.WARNING if exc.status in (403, 429) else logging.INFO
-    LOGGER.log(level, "%s %s answered %s: %s", http.method, http.url.path, exc.status,
-               exc.detail)
-    return _errors(http, exc.status, exc.message, suggestion=exc.suggestion,
-                   headers=exc.headers)
+    LOGGER.log(level, "%s %s answered %s: %s", http.method, http.url.path, exc.status, exc.detail)
+    return _errors(http, exc.status, exc.message, suggestion=exc.suggestion, headers=exc.headers)
 
 
 async def _validation_error(http: HttpRequest, exc: Exception) -> Response:
@@ -65,8 +69,10 @@ async def _validation_error(http: HttpRequest, exc: Exception) -> Response:
 
 async def _http_error(http: HttpRequest, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    messages = {404: "no such endpoint: see /open311/v2/discovery.json",
-                405: "this endpoint does not take that method"}
+    messages = {
+        404: "no such endpoint: see /open311/v2/discovery.json",
+        405: "this endpoint does not take that method",
+    }
     message = messages.get(exc.status_code, str(exc.detail))
     return _errors(http, exc.status_code, message, headers=exc.headers)
 

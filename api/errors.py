@@ -40,49 +40,49 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-class BadRequest(ApiError):
+class BadRequestError(ApiError):
     """A parameter is missing or malformed (400)."""
 
     status = 400
 
 
-class Unauthorized(ApiError):
+class UnauthorizedError(ApiError):
     """No valid bearer token was sent to a staff endpoint (401)."""
 
     status = 401
 
 
-class Forbidden(ApiError):
+class ForbiddenError(ApiError):
     """The api_key is missing or not valid, or the token may not do this (403)."""
 
     status = 403
 
 
-class NotFound(ApiError):
+class MissingResourceError(ApiError):
     """No such request, service, token or format (404)."""
 
     status = 404
 
 
-class Conflict(ApiError):
+class VersionConflictError(ApiError):
     """The change was based on a version someone else already replaced (409)."""
 
     status = 409
 
 
-class PayloadTooLarge(ApiError):
+class PayloadTooLargeError(ApiError):
     """The request body is over the limit (413)."""
 
     status = 413
 
 
-class Unprocessable(ApiError):
+class UnprocessableError(ApiError):
     """Well formed, but the lifecycle does not allow it now (422)."""
 
     status = 422
 
 
-class TooManyRequests(ApiError):
+class TooManyRequestsError(ApiError):
     """The caller is over its rate limit (429)."""
 
     status = 429

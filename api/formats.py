@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi.responses import Response
 
-from api.errors import NotFound
+from api.errors import MissingResourceError
 
 FORMATS = ("json", "xml")
 MEDIA_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
@@ -41,12 +41,12 @@ def check_format(fmt: str) -> str:
 
     Raises
     ------
-    NotFound
+    MissingResourceError
         If the suffix is neither.
     """
     if fmt not in FORMATS:
         shown = fmt[:20]
-        raise NotFound(f"unknown format {shown!r}: end the path with .json or .xml")
+        raise MissingResourceError(f"unknown format {shown!r}: end the path with .json or .xml")
     return fmt
 
 

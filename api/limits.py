@@ -8,6 +8,7 @@ the proxy's, so put the limit there too or run uvicorn with ``--proxy-headers``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from api.errors import TooManyRequests
+from api.errors import TooManyRequestsError
 from api.formats import MEDIA_TYPES, to_json, to_xml
 
 LOGGER = logging.getLogger(__name__)
@@ -109,8 +110,9 @@ class SlidingWindow:
             # still full of active identities: forget the oldest half rather than grow
             for key in list(self._hits)[: self._max // 2]:
                 del self._hits[key]
-            LOGGER.warning("rate limiter full with %s active identities; forgot half",
-                           f"{self._max:,}")
+            LOGGER.warning(
+                "rate limiter full with %s active identities; forgot half", f"{self._max:,}"
+            )
 
 
 class RateLimiter:
@@ -125,12 +127,12 @@ class RateLimiter:
 
         Raises
         ------
-        TooManyRequests
+        TooManyRequestsError
             With ``Retry-After`` when the address is over its limit.
         """
         wait = self.by_address.hit(address)
         if wait:
-            raise TooManyRequests(
+            raise TooManyRequestsError(
                 f"too many requests from this address; try again in {wait} seconds",
                 retry_after=wait,
                 detail=f"address {address} over {self.by_address.limit} POSTs per window",
@@ -141,12 +143,12 @@ class RateLimiter:
 
         Raises
         ------
-        TooManyRequests
+        TooManyRequestsError
             With ``Retry-After`` when the key is over its limit.
         """
         wait = self.by_key.hit(f"key:{key_id}")
         if wait:
-            raise TooManyRequests(
+            raise TooManyRequestsError(
                 f"this api_key has posted {self.by_key.limit} requests in the last "
                 f"{self.by_key.window_s:g} seconds, its limit; try again in {wait} seconds",
                 retry_after=wait,
@@ -154,7 +156,7 @@ class RateLimiter:
             )
 
 
-class _BodyTooLarge(Exception):
+class _BodyTooLargeError(Exception):
     pass
 
 
@@ -194,7 +196,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     over = True
-                    raise _BodyTooLarge
+                    raise _BodyTooLargeError
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -205,10 +207,8 @@ class BodyLimitMiddleware:
                 started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyTooLargeError):
             await self.app(scope, counting_receive, guarded_send)
-        except _BodyTooLarge:
-            pass
         if over and not started:
             await self._refuse(scope, send)
 
@@ -221,11 +221,15 @@ class BodyLimitMiddleware:
         errors = [{"code": 413, "description": message}]
         fmt = "xml" if str(scope.get("path", "")).endswith(".xml") else "json"
         body = to_xml(errors, "errors") if fmt == "xml" else to_json(errors)
-        await send({
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", MEDIA_TYPES[fmt].encode()),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close")],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", MEDIA_TYPES[fmt].encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

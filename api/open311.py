@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,12 +25,12 @@ from fastapi import Request as HttpRequest
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.errors import BadRequest, Forbidden, NotFound
+from api.errors import BadRequestError, ForbiddenError, MissingResourceError
 from api.formats import render, w3c
 from crm import tracking
 from crm.access import AccessError, verify_api_key
 from crm.errors import IntakeError, NotFoundError, TrackingNumberError
-from crm.intake import Report, submit_report
+from crm.intake import Receipt, Report, submit_report
 from crm.lifecycle import open311_status
 from crm.services import Service, load_services
 from crm.store import Contact, Event, Request, Store, utc_now
@@ -45,7 +45,7 @@ MAX_CLIENT_KEY = 80
 _OPEN311_STATUSES = ("open", "closed")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """The two formats every GeoReport v2 endpoint speaks."""
 
     json = "json"
@@ -110,7 +110,7 @@ def _parse_codes(text: str | None, services: dict[str, Service]) -> list[str] | 
             f"unknown service_code {', '.join(repr(c) for c in unknown[:5])}; "
             f"use one or more of: {', '.join(services)}"
         )
-        raise BadRequest(message)
+        raise BadRequestError(message)
     return codes
 
 
@@ -122,7 +122,7 @@ def _parse_status(text: str | None) -> str | None:
             f"unknown status {', '.join(repr(s) for s in unknown[:5])}; "
             "use open, closed, or open,closed"
         )
-        raise BadRequest(message)
+        raise BadRequestError(message)
     return wanted[0] if len(set(wanted)) == 1 else None
 
 
@@ -134,7 +134,7 @@ def parse_w3c(text: str, name: str, zone: ZoneInfo) -> datetime:
 
     Raises
     ------
-    BadRequest
+    BadRequestError
         Naming the parameter, the value received and the form expected.
     """
     value = text.strip()
@@ -147,12 +147,10 @@ def parse_w3c(text: str, name: str, zone: ZoneInfo) -> datetime:
         parsed = None
     if parsed is None:
         message = f"{name} {value[:40]!r} is not a W3C date-time; write it like {example}"
-        raise BadRequest(message)
+        raise BadRequestError(message)
     if parsed.tzinfo is None:
-        message = (
-            f"{name} {value[:40]!r} has no time zone; add Z or an offset, like {example}"
-        )
-        raise BadRequest(message)
+        message = f"{name} {value[:40]!r} has no time zone; add Z or an offset, like {example}"
+        raise BadRequestError(message)
     return parsed
 
 
@@ -169,17 +167,17 @@ def _window(start: str | None, end: str | None, zone: ZoneInfo) -> tuple[datetim
         return since, since + MAX_SPAN
     if until < since:
         message = "end_date is before start_date; swap them"
-        raise BadRequest(message)
+        raise BadRequestError(message)
     if until - since > MAX_SPAN:
         message = (
             f"start_date to end_date spans {(until - since).days} days; "
             "the most one search may span is 90 days"
         )
-        raise BadRequest(message)
+        raise BadRequestError(message)
     return since, until
 
 
-def lookup_error(store: Store, typed: str) -> BadRequest | NotFound:
+def lookup_error(store: Store, typed: str) -> BadRequestError | MissingResourceError:
     """Return the API error for a tracking number that does not parse.
 
     A number with foreign characters or the wrong length is a 400; a well-formed number
@@ -192,11 +190,11 @@ def lookup_error(store: Store, typed: str) -> BadRequest | NotFound:
         try:
             tracking.normalise(typed)
         except TrackingNumberError:
-            return BadRequest(str(exc), suggestion=exc.suggestion)
-        return NotFound(str(exc), suggestion=exc.suggestion)
+            return BadRequestError(str(exc), suggestion=exc.suggestion)
+        return MissingResourceError(str(exc), suggestion=exc.suggestion)
     except NotFoundError as exc:
-        return NotFound(str(exc))
-    return NotFound("no request has that tracking number")
+        return MissingResourceError(str(exc))
+    return MissingResourceError("no request has that tracking number")
 
 
 def get_by_number(store: Store, typed: str) -> Request:
@@ -206,21 +204,22 @@ def get_by_number(store: Store, typed: str) -> Request:
     except TrackingNumberError:
         raise lookup_error(store, typed) from None
     except NotFoundError as exc:
-        raise NotFound(str(exc)) from None
+        raise MissingResourceError(str(exc)) from None
 
 
 def _parse_numbers(text: str, store: Store) -> list[str]:
     typed = _split(text)
     if len(typed) > MAX_IDS:
-        raise BadRequest(f"at most {MAX_IDS:,} service_request_id values per search")
+        raise BadRequestError(f"at most {MAX_IDS:,} service_request_id values per search")
     numbers = []
     for value in typed:
         try:
             numbers.append(tracking.parse_number(value))
         except TrackingNumberError:
             error = lookup_error(store, value)
-            raise BadRequest(f"service_request_id: {error.message}",
-                             suggestion=error.suggestion) from None
+            raise BadRequestError(
+                f"service_request_id: {error.message}", suggestion=error.suggestion
+            ) from None
     return numbers
 
 
@@ -229,9 +228,9 @@ def _parse_numbers(text: str, store: Store) -> list[str]:
 
 def _notes(events: Iterable[Event], zone: ZoneInfo) -> list[dict[str, Any]]:
     return [
-        {"datetime": w3c(e.at, zone), "status": open311_status(e.to_status),
-         "description": e.note}
-        for e in events if e.note
+        {"datetime": w3c(e.at, zone), "status": open311_status(e.to_status), "description": e.note}
+        for e in events
+        if e.note
     ]
 
 
@@ -309,13 +308,15 @@ def get_discovery(http: HttpRequest, fmt: Format) -> Response:
         "changeset": options.changeset,
         "contact": options.contact,
         "key_service": options.key_service,
-        "endpoints": [{
-            "specification": SPECIFICATION,
-            "url": url,
-            "changeset": options.changeset,
-            "type": "production",
-            "formats": ["application/json", "text/xml"],
-        }],
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": url,
+                "changeset": options.changeset,
+                "type": "production",
+                "formats": ["application/json", "text/xml"],
+            }
+        ],
     }
     return render(data, fmt.value, "discovery")
 
@@ -348,7 +349,7 @@ def get_service_definition(
     service = services.get(service_code)
     if service is None:
         message = f"no service has the code {service_code[:40]!r}; see services.{fmt.value}"
-        raise NotFound(message)
+        raise MissingResourceError(message)
     attributes = [
         {
             "variable": True,
@@ -372,7 +373,7 @@ def _float(value: str | None, name: str) -> float | None:
     try:
         return float(value)
     except ValueError:
-        raise BadRequest(f"{name} {value[:40]!r} is not a number in degrees") from None
+        raise BadRequestError(f"{name} {value[:40]!r} is not a number in degrees") from None
 
 
 @router.post("/requests.{fmt}", summary="Make a service request")
@@ -405,47 +406,46 @@ async def post_request(
     store = _store(http)
     limiter = http.app.state.limiter
 
-    # count the attempt, then check the key and count it against the key
+    # count the attempt against the address; the form is parsed already
     limiter.check_address(http.client.host if http.client else "unknown")
-    try:
-        key = await run_in_threadpool(verify_api_key, store, api_key)
-    except AccessError as exc:
-        raise Forbidden(str(exc), detail=f"refused api_key: {exc}") from None
-    limiter.check_key(key.id, key.name)
-
-    # gather the answers and the client's key
     form = await http.form()
     attributes: dict[str, str] = {}
-    for name, value in form.multi_items():
-        if name.startswith("attribute[") and name.endswith("]"):
+    for field, value in form.multi_items():
+        if field.startswith("attribute[") and field.endswith("]"):
             if not isinstance(value, str):
-                raise BadRequest(f"{name[:60]} must be text, not a file")
-            attributes[name[len("attribute[") : -1]] = value
+                raise BadRequestError(f"{field[:60]} must be text, not a file")
+            attributes[field[len("attribute[") : -1]] = value
     client_key = (idempotency_key or client_request_id or "").strip()
     if len(client_key) > MAX_CLIENT_KEY:
         message = f"the idempotency key is {len(client_key):,} characters; the most is 80"
-        raise BadRequest(message)
-
-    # the one intake every channel shares
+        raise BadRequestError(message)
     name = " ".join(p.strip() for p in (first_name, last_name) if p and p.strip()) or None
     report = Report(
         service_code=(service_code or "").strip(),
         channel="api",
         description=description or "",
-        lat=_float(lat, "lat"),
-        lon=_float(long, "long"),
         address=address_string,
         contact=Contact(name, phone or None, email or None),
         attributes=attributes,
-        idempotency_key=f"api:{key.id}:{client_key}" if client_key else None,
-        actor=f"api:{key.name}"[:100],
     )
-    try:
-        receipt = await run_in_threadpool(
-            lambda: submit_report(store, report, spatial=http.app.state.spatial)
-        )
-    except IntakeError as exc:
-        raise BadRequest(exc.public_message, detail=f"intake refused {exc.field}: {exc}") from None
+
+    def take() -> Receipt:
+        # check the key and count it, then the one intake every channel shares
+        try:
+            key = verify_api_key(store, api_key)
+        except AccessError as exc:
+            raise ForbiddenError(str(exc), detail=f"refused api_key: {exc}") from None
+        limiter.check_key(key.id, key.name)
+        report.lat, report.lon = _float(lat, "lat"), _float(long, "long")
+        report.idempotency_key = f"api:{key.id}:{client_key}" if client_key else None
+        report.actor = f"api:{key.name}"[:100]
+        try:
+            return submit_report(store, report, spatial=http.app.state.spatial)
+        except IntakeError as exc:
+            message = exc.public_message
+            raise BadRequestError(message, detail=f"intake refused {exc.field}: {exc}") from None
+
+    receipt = await run_in_threadpool(take)
 
     # the receipt
     request = receipt.request
@@ -453,11 +453,13 @@ async def post_request(
     notice = " ".join(receipt.notices) or (
         f"Keep the tracking number {request.number}. We aim to resolve it by {expected}."
     )
-    data = [{
-        "service_request_id": request.number,
-        "service_notice": notice,
-        "account_id": account_id,
-    }]
+    data = [
+        {
+            "service_request_id": request.number,
+            "service_notice": notice,
+            "account_id": account_id,
+        }
+    ]
     headers = {"Idempotent-Replayed": "true"} if receipt.replayed else None
     return render(data, fmt.value, "service_requests", headers=headers)
 
@@ -511,8 +513,7 @@ def get_request(
     """Return one request by its tracking number, typed forgivingly."""
     store = _store(http)
     request = get_by_number(store, service_request_id)
-    views = request_views(store, [request], agency=_options(http).agency,
-                          extensions=extensions)
+    views = request_views(store, [request], agency=_options(http).agency, extensions=extensions)
     return render(views, fmt.value, "service_requests")
 
 

@@ -24,7 +24,13 @@ from fastapi import Request as HttpRequest
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from api.errors import BadRequest, Conflict, Forbidden, Unauthorized, Unprocessable
+from api.errors import (
+    BadRequestError,
+    ForbiddenError,
+    UnauthorizedError,
+    UnprocessableError,
+    VersionConflictError,
+)
 from api.formats import w3c
 from api.open311 import get_by_number
 from crm.access import AccessError, StaffToken, verify_staff_token
@@ -43,8 +49,9 @@ class StatusChange(BaseModel):
     """A status update, based on the version the sender last read."""
 
     status: str = Field(max_length=40, description="The status asked for.")
-    expected_version: int = Field(ge=1, le=2**31 - 1,
-                                  description="The request's version as last read.")
+    expected_version: int = Field(
+        ge=1, le=2**31 - 1, description="The request's version as last read."
+    )
     note: str = Field("", max_length=4000)
     public: bool = Field(True, description="Whether the resident may read the note.")
 
@@ -68,15 +75,16 @@ def authenticate(
 
     Raises
     ------
-    Unauthorized
+    UnauthorizedError
         If there is none, or it is unknown or revoked.
     """
     presented = credentials.credentials if credentials else None
     try:
         return verify_staff_token(_store(http), presented)
     except AccessError as exc:
-        raise Unauthorized(str(exc), detail=f"refused staff token: {exc}",
-                           headers={"WWW-Authenticate": "Bearer"}) from None
+        raise UnauthorizedError(
+            str(exc), detail=f"refused staff token: {exc}", headers={"WWW-Authenticate": "Bearer"}
+        ) from None
 
 
 Token = Annotated[StaffToken, Depends(authenticate)]
@@ -133,8 +141,11 @@ def _check_may_change(store: Store, token: StaffToken, request: Request) -> None
             f"request {request.number} is not on your crew's route; ask the dispatcher to "
             "assign it"
         )
-        raise Forbidden(message, detail=f"token {token.id} ({token.name}) tried "
-                        f"{request.number} outside crew {token.crew_id}")
+        raise ForbiddenError(
+            message,
+            detail=f"token {token.id} ({token.name}) tried "
+            f"{request.number} outside crew {token.crew_id}",
+        )
 
 
 @router.get("/route", summary="My route today")
@@ -143,7 +154,7 @@ def get_route(http: HttpRequest, token: Token) -> dict[str, Any]:
     store = _store(http)
     if token.crew_id is None:
         message = "this token belongs to no crew, so it has no route; use a crew's token"
-        raise Forbidden(message)
+        raise ForbiddenError(message)
     crew = next((c for c in store.list_crews() if c.id == token.crew_id), None)
     zone = ZoneInfo(store.settings.timezone)
     work = route_requests(store, token.crew_id)
@@ -164,22 +175,26 @@ def get_request(http: HttpRequest, number: Number, token: Token) -> dict[str, An
 
 
 @router.post("/requests/{number}/status", summary="Change a request's status")
-def post_status(http: HttpRequest, number: Number, change: StatusChange,
-                token: Token) -> dict[str, Any]:
+def post_status(
+    http: HttpRequest, number: Number, change: StatusChange, token: Token
+) -> dict[str, Any]:
     """Move a request on, refusing a change based on a stale version (409)."""
     store = _store(http)
     request = get_by_number(store, number)
     _check_may_change(store, token, request)
     try:
         changed = store.change_status(
-            request.number, change.status.strip(), actor=token.name,
-            expected_version=change.expected_version, note=change.note.strip(),
+            request.number,
+            change.status.strip(),
+            actor=token.name,
+            expected_version=change.expected_version,
+            note=change.note.strip(),
             public=change.public,
         )
     except ConflictError as exc:
-        raise Conflict(str(exc)) from None
+        raise VersionConflictError(str(exc)) from None
     except TransitionError as exc:
-        raise Unprocessable(str(exc)) from None
+        raise UnprocessableError(str(exc)) from None
     LOGGER.info("%s moved %s to %s", token.name, changed.number, changed.status)
     return _view(store, changed)
 
@@ -193,7 +208,7 @@ def post_note(http: HttpRequest, number: Number, body: NoteIn, token: Token) -> 
     try:
         event = store.add_note(request.number, body.note, actor=token.name, public=body.public)
     except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+        raise BadRequestError(str(exc)) from None
     zone = ZoneInfo(store.settings.timezone)
     return {
         "service_request_id": request.number,

@@ -42,8 +42,9 @@ def _free_port() -> int:
 @contextmanager
 def _served(app: FastAPI) -> Iterator[str]:
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -62,8 +63,11 @@ def _peer_app(store: Store) -> FastAPI:
     @app.get("/requests/{number}")
     def get_one(number: str) -> dict[str, Any]:
         with store.transaction(write=False) as tx:
-            row = tx.one("SELECT tracking, service_code, status, description, lon, lat, "
-                         "created_at FROM requests WHERE tracking = ?", (number,))
+            row = tx.one(
+                "SELECT tracking, service_code, status, description, lon, lat, "
+                "created_at FROM requests WHERE tracking = ?",
+                (number,),
+            )
         return {k: str(v) for k, v in (row or {}).items()}
 
     @app.post("/requests")
@@ -75,8 +79,15 @@ def _peer_app(store: Store) -> FastAPI:
                 "INSERT INTO requests (tracking, service_code, channel, description, lon, "
                 "lat, location_source, status, created_at, updated_at) VALUES "
                 "(?, ?, 'api', ?, ?, ?, 'given', 'new', ?, ?) RETURNING tracking",
-                (tracking.new_number(), form.get("service_code"), form.get("description"),
-                 float(str(form.get("long"))), float(str(form.get("lat"))), now, now),
+                (
+                    tracking.new_number(),
+                    form.get("service_code"),
+                    form.get("description"),
+                    float(str(form.get("long"))),
+                    float(str(form.get("lat"))),
+                    now,
+                    now,
+                ),
             )
         return {"service_request_id": row["tracking"] if row else None}
 
@@ -88,8 +99,9 @@ def _rate(count: int, call: Callable[[int], httpx.Response]) -> float:
     for i in range(count):
         response = call(i)
         if response.status_code != 200:
-            raise AssertionError(f"benchmark call {i} answered {response.status_code}: "
-                                 f"{response.text[:200]}")
+            raise AssertionError(
+                f"benchmark call {i} answered {response.status_code}: {response.text[:200]}"
+            )
     return count / (time.perf_counter() - start)
 
 
@@ -113,35 +125,52 @@ def run(scale: float = 1.0, url: str | None = None) -> list[BenchResult]:
         settings = load_settings({"WATERDESK_DATA_DIR": folder})
         store = Store(url or f"sqlite:///{Path(folder) / 'bench.db'}", settings)
         _record, key = access.create_api_key(store, "bench")
-        project = create_app(store, limits=Limits(posts_per_key=10**9,
-                                                  posts_per_address=10**9))
+        project = create_app(store, limits=Limits(posts_per_key=10**9, posts_per_address=10**9))
         peer = _peer_app(store)
         form = {"service_code": "hydrant_issue", "description": "bench", **POINT}
         results: dict[str, dict[str, float]] = {"get": {}, "post": {}}
 
         with _served(project) as base, httpx.Client(base_url=base) as client:
             # seed through the API, then time the submissions and the look-ups
-            numbers = [client.post("/open311/v2/requests.json", data={**form, "api_key": key})
-                       .json()[0]["service_request_id"] for _ in range(20)]
-            results["post"]["project"] = _rate(n_post, lambda i: client.post(
-                "/open311/v2/requests.json", data={**form, "api_key": key}))
-            results["get"]["project"] = _rate(n_get, lambda i: client.get(
-                f"/open311/v2/requests/{numbers[i % len(numbers)]}.json"))
+            numbers = [
+                client.post("/open311/v2/requests.json", data={**form, "api_key": key}).json()[0][
+                    "service_request_id"
+                ]
+                for _ in range(20)
+            ]
+            results["post"]["project"] = _rate(
+                n_post,
+                lambda i: client.post("/open311/v2/requests.json", data={**form, "api_key": key}),
+            )
+            results["get"]["project"] = _rate(
+                n_get,
+                lambda i: client.get(f"/open311/v2/requests/{numbers[i % len(numbers)]}.json"),
+            )
 
         canonical = [tracking.normalise(n) for n in numbers]
         with _served(peer) as base, httpx.Client(base_url=base) as client:
-            results["post"]["peer"] = _rate(n_post, lambda i: client.post("/requests",
-                                                                          data=form))
-            results["get"]["peer"] = _rate(n_get, lambda i: client.get(
-                f"/requests/{canonical[i % len(canonical)]}"))
+            results["post"]["peer"] = _rate(n_post, lambda i: client.post("/requests", data=form))
+            results["get"]["peer"] = _rate(
+                n_get, lambda i: client.get(f"/requests/{canonical[i % len(canonical)]}")
+            )
         backend = store.backend
         store.close()
 
     out = [
-        BenchResult("api GET requests/{id}.json", results["get"]["project"],
-                    results["get"]["peer"], "req/s", note=f"{n_get:,} calls, {backend}"),
-        BenchResult("api POST requests.json", results["post"]["project"],
-                    results["post"]["peer"], "req/s", note=f"{n_post:,} calls, {backend}"),
+        BenchResult(
+            "api GET requests/{id}.json",
+            results["get"]["project"],
+            results["get"]["peer"],
+            "req/s",
+            note=f"{n_get:,} calls, {backend}",
+        ),
+        BenchResult(
+            "api POST requests.json",
+            results["post"]["project"],
+            results["post"]["peer"],
+            "req/s",
+            note=f"{n_post:,} calls, {backend}",
+        ),
     ]
     for result in out:
         print(result.line())

@@ -306,8 +306,8 @@ def _label_pairs(
     counts = np.bincount(pairs.ravel(), minlength=n) + 1
     core = counts >= min_samples
 
-    # clusters: connected core points
-    if xy is not None:
+    # clusters: connected core points (through cells where pairs far outnumber points)
+    if xy is not None and len(first) > _PAIRS_PER_POINT_FOR_CELLS * n:
         component = _components_by_cells(xy, eps, core, first, second)
     else:
         component = _components_by_pairs(n, core, first, second)
@@ -336,15 +336,18 @@ def _components_by_pairs(
     n: int, core: np.ndarray, first: np.ndarray, second: np.ndarray
 ) -> np.ndarray:
     """Return a component id per point from the graph of core-core pairs."""
+    index = np.int32 if n < np.iinfo(np.int32).max else np.int64
     both = core[first] & core[second]
-    graph = sparse.coo_matrix(
-        (np.ones(both.sum(), dtype=np.int8), (first[both], second[both])), shape=(n, n)
-    )
+    rows, cols = first[both].astype(index), second[both].astype(index)
+    graph = sparse.coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
     return csgraph.connected_components(graph, directed=False)[1]
 
 
 _CHUNK = 500_000
 """Pairs handled at a time when reducing pairs to cell links, to bound temporary memory."""
+
+_PAIRS_PER_POINT_FOR_CELLS = 8
+"""Above this many neighbour pairs per point, clusters are joined through grid cells."""
 
 
 def _components_by_cells(
@@ -367,23 +370,31 @@ def _components_by_cells(
     cell = cell.astype(np.int32 if n_cells < np.iinfo(np.int32).max // 25 else np.int64)
     cell_x, cell_y = np.divmod(keys, height)
 
-    # mark (cell, offset) links of core-core pairs, a chunk of pairs at a time
+    # mark (cell, offset) links of core-core pairs, a chunk of pairs at a time; a link
+    # is kept from the cell whose offset to the other is "forward" (codes 13..24)
     linked = np.zeros(n_cells * 25, dtype=bool)
     for start in range(0, len(first), _CHUNK):
         a, b = first[start : start + _CHUNK], second[start : start + _CHUNK]
         both = core[a] & core[b]
         ca, cb = cell[a[both]], cell[b[both]]
         offset = (cell_x[cb] - cell_x[ca] + 2) * 5 + (cell_y[cb] - cell_y[ca] + 2)
-        linked[ca * 25 + offset] = True
+        back = offset < 12
+        source = np.where(back, cb, ca)
+        linked[source * 25 + np.where(back, 24 - offset, offset)] = True
+    linked[12::25] = False
 
-    # the cell graph and its components
-    link = np.flatnonzero(linked)
-    source, offset = np.divmod(link, 25)
-    dx, dy = np.divmod(offset, 5)
-    target_key = (cell_x[source] + dx - 2) * height + cell_y[source] + dy - 2
-    target = np.searchsorted(keys, target_key)
+    # the cell graph, built a chunk of links at a time, and its components
+    link = np.flatnonzero(linked).astype(cell.dtype)
+    del linked
+    target = np.empty_like(link)
+    for start in range(0, len(link), _CHUNK):
+        source, offset = np.divmod(link[start : start + _CHUNK], 25)
+        dx, dy = np.divmod(offset, 5)
+        target_key = (cell_x[source] + dx - 2) * height + cell_y[source] + dy - 2
+        target[start : start + _CHUNK] = np.searchsorted(keys, target_key)
+    link //= 25
     graph = sparse.coo_matrix(
-        (np.ones(len(link), dtype=np.int8), (source, target)), shape=(n_cells, n_cells)
+        (np.ones(len(link), dtype=np.int8), (link, target)), shape=(n_cells, n_cells)
     )
     return csgraph.connected_components(graph, directed=False)[1][cell]
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-import warnings
+from typing import ClassVar
 
 import pytest
 
@@ -39,10 +39,16 @@ class Api:
     store: Store
     key: str
 
-    def post(self, fmt: str = "json", headers: dict[str, str] | None = None,
-             **fields: str) -> object:
-        data = {"api_key": self.key, "service_code": "hydrant_issue",
-                "description": "Hydrant knocked over", **POINT, **fields}
+    def post(
+        self, fmt: str = "json", headers: dict[str, str] | None = None, **fields: str
+    ) -> object:
+        data = {
+            "api_key": self.key,
+            "service_code": "hydrant_issue",
+            "description": "Hydrant knocked over",
+            **POINT,
+            **fields,
+        }
         return self.client.post(f"{BASE}/requests.{fmt}", data=data, headers=headers)
 
     def submit(self, **fields: str) -> str:
@@ -87,7 +93,8 @@ def errors(response: object, fmt: str) -> list[dict[str, str | None]]:
 def assert_w3c(text: str | None) -> datetime:
     assert text is not None
     parsed = datetime.fromisoformat(text)
-    assert parsed.tzinfo is not None and "T" in text
+    assert parsed.tzinfo is not None
+    assert "T" in text
     return parsed
 
 
@@ -110,15 +117,22 @@ class TestDiscoveryAndServices:
             assert endpoint.findtext("url", "").endswith(BASE)
             assert endpoint.findtext("type") == "production"
             assert {f.text for f in endpoint.findall("formats/format")} == {
-                "application/json", "text/xml"}
+                "application/json",
+                "text/xml",
+            }
             assert_w3c(body.findtext("changeset"))
 
     @pytest.mark.parametrize("fmt", FORMATS)
     def test_services_list_every_catalogue_entry(self, api: Api, fmt: str) -> None:
         response = api.client.get(f"{BASE}/services.{fmt}")
         services = {s["service_code"]: s for s in records(response, fmt, "services", "service")}
-        assert set(services) == {"water_outage", "hydrant_issue", "water_connection",
-                                 "sewer_locate", "sewer_backup"}
+        assert set(services) == {
+            "water_outage",
+            "hydrant_issue",
+            "water_connection",
+            "sewer_locate",
+            "sewer_backup",
+        }
         outage, locate = services["water_outage"], services["sewer_locate"]
         assert outage["service_name"] == "Water outage"
         assert str(outage["metadata"]).lower() == "true"
@@ -129,8 +143,7 @@ class TestDiscoveryAndServices:
         assert outage["description"]
 
     @pytest.mark.parametrize("fmt", FORMATS)
-    def test_service_definition_lists_attributes_with_values(self, api: Api,
-                                                             fmt: str) -> None:
+    def test_service_definition_lists_attributes_with_values(self, api: Api, fmt: str) -> None:
         response = api.client.get(f"{BASE}/services/water_outage.{fmt}")
         assert response.status_code == 200
         body = parse(response, fmt)
@@ -143,8 +156,9 @@ class TestDiscoveryAndServices:
             assert body.findtext("service_code") == "water_outage"
             element = body.find("attributes/attribute")
             assert element is not None
-            values = [(v.findtext("key"), v.findtext("name"))
-                      for v in element.findall("values/value")]
+            values = [
+                (v.findtext("key"), v.findtext("name")) for v in element.findall("values/value")
+            ]
             flat = {c.tag: (c.text or "").lower() for c in element if c.tag != "values"}
         assert flat["variable"] == "true"
         assert flat["code"] == "water_surfacing"
@@ -188,9 +202,12 @@ class TestPostAndReadBack:
 
     @pytest.mark.parametrize("fmt", FORMATS)
     def test_post_then_read_back_field_by_field(self, api: Api, fmt: str) -> None:
-        number = api.submit(service_code="water_outage", description="No water on 8th St",
-                            address_string="100 8th St E",
-                            **{"attribute[water_surfacing]": "yes"})
+        number = api.submit(
+            service_code="water_outage",
+            description="No water on 8th St",
+            address_string="100 8th St E",
+            **{"attribute[water_surfacing]": "yes"},
+        )
         response = api.client.get(f"{BASE}/requests/{number}.{fmt}")
         assert response.status_code == 200
         [view] = records(response, fmt, "service_requests", "request")
@@ -222,13 +239,18 @@ class TestPostAndReadBack:
             view = body[0]
             extended = view["extended_attributes"]
             notes = [n["description"] for n in extended["notes"]]
-            status, detailed, status_notes = (view["status"], extended["detailed_status"],
-                                              view["status_notes"])
+            status, detailed, status_notes = (
+                view["status"],
+                extended["detailed_status"],
+                view["status_notes"],
+            )
         else:
             request = body.find("request")
             assert request is not None
-            notes = [n.findtext("description") for n in
-                     request.findall("extended_attributes/notes/note")]
+            notes = [
+                n.findtext("description")
+                for n in request.findall("extended_attributes/notes/note")
+            ]
             status = request.findtext("status")
             detailed = request.findtext("extended_attributes/detailed_status")
             status_notes = request.findtext("status_notes")
@@ -241,8 +263,9 @@ class TestPostAndReadBack:
     def test_extensions_give_the_incident_code(self, api: Api) -> None:
         number = api.submit()
         request = api.store.get_request(number)
-        incident = api.store.create_incident("hydrant_issue", group_key=None,
-                                             request_ids=[request.id])
+        incident = api.store.create_incident(
+            "hydrant_issue", group_key=None, request_ids=[request.id]
+        )
         view = api.client.get(f"{BASE}/requests/{number}.json?extensions=1").json()[0]
         assert view["extended_attributes"]["incident_code"] == incident.code
         plain = api.client.get(f"{BASE}/requests/{number}.json").json()[0]
@@ -263,15 +286,18 @@ class TestPostAndReadBack:
         assert response.json()[0]["service_request_id"] == number
 
     @pytest.mark.parametrize("header", [True, False])
-    def test_retry_with_same_idempotency_key_returns_first_number(self, api: Api,
-                                                                  header: bool) -> None:
-        key = {"headers": {"Idempotency-Key": "retry-1"}} if header else {
-            "client_request_id": "retry-1"}
+    def test_retry_with_same_idempotency_key_returns_first_number(
+        self, api: Api, header: bool
+    ) -> None:
+        key = (
+            {"headers": {"Idempotency-Key": "retry-1"}}
+            if header
+            else {"client_request_id": "retry-1"}
+        )
         first = api.post(**key)  # type: ignore[arg-type]
         again = api.post(**key, description="sent twice")  # type: ignore[arg-type]
         assert first.status_code == again.status_code == 200
-        assert (again.json()[0]["service_request_id"]
-                == first.json()[0]["service_request_id"])
+        assert again.json()[0]["service_request_id"] == first.json()[0]["service_request_id"]
         assert again.headers.get("Idempotent-Replayed") == "true"
         assert api.store.count_requests() == 1
 
@@ -286,8 +312,9 @@ class TestPostAndReadBack:
 class TestPostRefusals:
     @pytest.mark.parametrize("fmt", FORMATS)
     def test_missing_api_key_is_403(self, api: Api, fmt: str) -> None:
-        response = api.client.post(f"{BASE}/requests.{fmt}",
-                                   data={"service_code": "hydrant_issue", **POINT})
+        response = api.client.post(
+            f"{BASE}/requests.{fmt}", data={"service_code": "hydrant_issue", **POINT}
+        )
         assert response.status_code == 403
         [error] = errors(response, fmt)
         assert str(error["code"]) == "403"
@@ -314,8 +341,9 @@ class TestPostRefusals:
         ],
     )
     @pytest.mark.parametrize("fmt", FORMATS)
-    def test_bad_report_is_400_naming_the_fault(self, api: Api, fmt: str,
-                                                fields: dict[str, str], match: str) -> None:
+    def test_bad_report_is_400_naming_the_fault(
+        self, api: Api, fmt: str, fields: dict[str, str], match: str
+    ) -> None:
         response = api.post(fmt, **fields)
         assert response.status_code == 400
         [error] = errors(response, fmt)
@@ -335,9 +363,11 @@ class TestPostRefusals:
             for _ in range(20):
                 yield b"x" * 8192
 
-        response = api.client.post(f"{BASE}/requests.json", content=chunks(),
-                                   headers={"content-type":
-                                            "application/x-www-form-urlencoded"})
+        response = api.client.post(
+            f"{BASE}/requests.json",
+            content=chunks(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert response.status_code == 413
         assert api.store.count_requests() == 0
 
@@ -348,8 +378,7 @@ class TestRateLimit:
         yield from _client(store, Limits(posts_per_key=2, posts_per_address=3))
 
     @pytest.mark.parametrize("fmt", FORMATS)
-    def test_key_over_its_limit_gets_429_with_retry_after(self, limited: Api,
-                                                          fmt: str) -> None:
+    def test_key_over_its_limit_gets_429_with_retry_after(self, limited: Api, fmt: str) -> None:
         assert [limited.post(fmt).status_code for _ in range(3)] == [200, 200, 429]
         refused = limited.post(fmt)
         assert refused.status_code == 429
@@ -403,17 +432,18 @@ class TestSearch:
         created = api.store.get_request(number).created_at
         before = (created - timedelta(days=1)).isoformat()
         after = (created + timedelta(days=1)).isoformat()
-        found = api.client.get(f"{BASE}/requests.json",
-                               params={"start_date": before, "end_date": after}).json()
+        found = api.client.get(
+            f"{BASE}/requests.json", params={"start_date": before, "end_date": after}
+        ).json()
         assert [r["service_request_id"] for r in found] == [number]
-        old = api.client.get(f"{BASE}/requests.json",
-                             params={"end_date": before}).json()
+        old = api.client.get(f"{BASE}/requests.json", params={"end_date": before}).json()
         assert old == []
 
     def test_pages_do_not_overlap(self, api: Api) -> None:
         numbers = [api.submit() for _ in range(5)]
-        pages = [api.client.get(f"{BASE}/requests.json?page={p}&page_size=2").json()
-                 for p in (1, 2, 3)]
+        pages = [
+            api.client.get(f"{BASE}/requests.json?page={p}&page_size=2").json() for p in (1, 2, 3)
+        ]
         seen = [r["service_request_id"] for page in pages for r in page]
         assert [len(p) for p in pages] == [2, 2, 1]
         assert sorted(seen) == sorted(numbers)
@@ -450,8 +480,9 @@ class TestSearch:
 class TestLookupErrors:
     @pytest.mark.parametrize("fmt", FORMATS)
     @pytest.mark.parametrize("kind", ["requests", "tokens"])
-    def test_mistyped_number_is_404_with_the_suggestion(self, api: Api, fmt: str,
-                                                        kind: str) -> None:
+    def test_mistyped_number_is_404_with_the_suggestion(
+        self, api: Api, fmt: str, kind: str
+    ) -> None:
         number = api.submit()
         canonical = tracking.normalise(number)
         slipped = canonical[:4] + ("Z" if canonical[4] != "Z" else "Y") + canonical[5:]
@@ -466,8 +497,7 @@ class TestLookupErrors:
         number = tracking.format_number(tracking.new_number())
         response = api.client.get(f"{BASE}/requests/{number}.{fmt}")
         assert response.status_code == 404
-        assert "no request has the tracking number" in str(errors(response, fmt)[0]
-                                                            ["description"])
+        assert "no request has the tracking number" in str(errors(response, fmt)[0]["description"])
 
     def test_malformed_number_is_400(self, api: Api) -> None:
         response = api.client.get(f"{BASE}/requests/ABC.json")
@@ -477,8 +507,11 @@ class TestLookupErrors:
     def test_mistyped_number_in_search_is_400_with_the_suggestion(self, api: Api) -> None:
         number = api.submit()
         canonical = tracking.normalise(number)
-        swapped = next(canonical[:i] + canonical[i + 1] + canonical[i] + canonical[i + 2:]
-                       for i in range(9) if canonical[i] != canonical[i + 1])
+        swapped = next(
+            canonical[:i] + canonical[i + 1] + canonical[i] + canonical[i + 2 :]
+            for i in range(9)
+            if canonical[i] != canonical[i + 1]
+        )
         response = api.client.get(f"{BASE}/requests.json?service_request_id={swapped}")
         assert response.status_code == 400
         assert response.json()[0]["suggestion"] == number
@@ -503,8 +536,7 @@ LOOKUPS = [
 class TestHostileInput:
     @pytest.mark.parametrize("text", INJECTIONS)
     @pytest.mark.parametrize("lookup", LOOKUPS)
-    def test_injection_in_every_lookup_is_refused(self, api: Api, lookup: str,
-                                                  text: str) -> None:
+    def test_injection_in_every_lookup_is_refused(self, api: Api, lookup: str, text: str) -> None:
         number = api.submit()
         url = f"{BASE}/" + lookup.format(text=text.replace("?", "%3F").replace("#", "%23"))
         response = api.client.get(url)
@@ -529,7 +561,7 @@ class TestHostileInput:
 
 
 class TestContactPrivacy:
-    CONTACT = {
+    CONTACT: ClassVar[dict[str, str]] = {
         "email": "pat.private@example.ca",
         "phone": "306-555-0199",
         "first_name": "Patricia",
@@ -540,10 +572,16 @@ class TestContactPrivacy:
         number = api.submit(**self.CONTACT)
         assert api.store.contact_for(number) is not None
         api.store.add_note(number, "on it", actor="dispatch", public=True)
-        paths = [f"requests/{number}.{{fmt}}", f"requests/{number}.{{fmt}}?extensions=true",
-                 "requests.{fmt}", "requests.{fmt}?extensions=true&status=open",
-                 f"requests.{{fmt}}?service_request_id={number}", f"tokens/{number}.{{fmt}}",
-                 "services.{fmt}", "discovery.{fmt}"]
+        paths = [
+            f"requests/{number}.{{fmt}}",
+            f"requests/{number}.{{fmt}}?extensions=true",
+            "requests.{fmt}",
+            "requests.{fmt}?extensions=true&status=open",
+            f"requests.{{fmt}}?service_request_id={number}",
+            f"tokens/{number}.{{fmt}}",
+            "services.{fmt}",
+            "discovery.{fmt}",
+        ]
         probes = [*self.CONTACT.values(), "3065550199", "Patricia Zzyzxsecret"]
         for path in paths:
             for fmt in FORMATS:

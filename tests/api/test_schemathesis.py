@@ -63,13 +63,14 @@ schema = schemathesis.from_pytest_fixture("served_schema")
 @pytest.mark.filterwarnings("ignore:Unclosed <MemoryObject:ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 def test_generated_calls_never_get_a_server_error(case: Any) -> None:
     body = case.body
-    if case.method == "POST" and isinstance(body, dict) and "api_key" in body:
-        if hash(str(sorted(body.items(), key=str))) % 2 == 0:
-            body["api_key"] = _KEYS["api"]
+    valid_key = len(str(body)) % 2 == 0
+    if case.method == "POST" and isinstance(body, dict) and "api_key" in body and valid_key:
+        body["api_key"] = _KEYS["api"]
     if case.path.startswith("/staff/"):
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {_KEYS['staff']}"}
     response = case.call_asgi()

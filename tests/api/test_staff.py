@@ -38,8 +38,9 @@ class Desk:
 
     def assign(self, numbers: list[str], priority: float) -> None:
         ids = [self.store.get_request(n).id for n in numbers]
-        incident = self.store.create_incident("hydrant_issue", group_key=None,
-                                              request_ids=ids, priority=priority)
+        incident = self.store.create_incident(
+            "hydrant_issue", group_key=None, request_ids=ids, priority=priority
+        )
         self.store.update_incident(incident.id, crew_id=self.crew_id)
 
 
@@ -92,7 +93,8 @@ class TestRoute:
         assert order == [high, low_old, low_new]
         assert elsewhere not in order
         first = body["requests"][0]
-        assert first["priority"] == 9.0 and first["version"] == 1
+        assert first["priority"] == 9.0
+        assert first["version"] == 1
         assert not {"email", "phone", "name"} & set(first)
 
 
@@ -101,52 +103,64 @@ class TestChanges:
         number = desk.report()
         desk.assign([number], priority=1.0)
         response = desk.client.post(
-            f"{STAFF}/requests/{number}/status", headers=desk.auth(desk.crew_token),
+            f"{STAFF}/requests/{number}/status",
+            headers=desk.auth(desk.crew_token),
             json={"status": "dispatched", "expected_version": 1, "note": "on site"},
         )
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "dispatched"
         assert response.json()["version"] == 2
         last = desk.store.events_for(number)[-1]
-        assert (last.actor, last.to_status, last.note) == ("north-1 tablet", "dispatched",
-                                                           "on site")
+        assert (last.actor, last.to_status, last.note) == (
+            "north-1 tablet",
+            "dispatched",
+            "on site",
+        )
 
     def test_stale_version_is_409_naming_who_and_when(self, desk: Desk) -> None:
         number = desk.report()
         desk.store.change_status(number, "acknowledged", actor="alice", expected_version=1)
         response = desk.client.post(
-            f"{STAFF}/requests/{number}/status", headers=desk.auth(desk.staff_token),
+            f"{STAFF}/requests/{number}/status",
+            headers=desk.auth(desk.staff_token),
             json={"status": "cancelled", "expected_version": 1},
         )
         assert response.status_code == 409
         description = response.json()[0]["description"]
-        assert "alice" in description and "UTC" in description
+        assert "alice" in description
+        assert "UTC" in description
         assert desk.store.get_request(number).status == "acknowledged"
 
     @pytest.mark.parametrize(("status", "code"), [("closed", 422), ("teleported", 422)])
     def test_transition_not_allowed_is_422(self, desk: Desk, status: str, code: int) -> None:
         number = desk.report()
         response = desk.client.post(
-            f"{STAFF}/requests/{number}/status", headers=desk.auth(desk.staff_token),
+            f"{STAFF}/requests/{number}/status",
+            headers=desk.auth(desk.staff_token),
             json={"status": status, "expected_version": 1},
         )
         assert response.status_code == code
-        assert "new" in response.json()[0]["description"] or "unknown status" in (
-            response.json()[0]["description"])
+        assert (
+            "new" in response.json()[0]["description"]
+            or "unknown status" in (response.json()[0]["description"])
+        )
 
-    @pytest.mark.parametrize("body", [{}, {"status": "resolved"},
-                                      {"status": "resolved", "expected_version": "one"}])
+    @pytest.mark.parametrize(
+        "body", [{}, {"status": "resolved"}, {"status": "resolved", "expected_version": "one"}]
+    )
     def test_malformed_body_is_400(self, desk: Desk, body: dict[str, object]) -> None:
         number = desk.report()
-        response = desk.client.post(f"{STAFF}/requests/{number}/status",
-                                    headers=desk.auth(desk.staff_token), json=body)
+        response = desk.client.post(
+            f"{STAFF}/requests/{number}/status", headers=desk.auth(desk.staff_token), json=body
+        )
         assert response.status_code == 400
         assert "expected_version" in response.json()[0]["description"]
 
     def test_crew_may_not_touch_requests_off_its_route(self, desk: Desk) -> None:
         number = desk.report()
         response = desk.client.post(
-            f"{STAFF}/requests/{number}/status", headers=desk.auth(desk.crew_token),
+            f"{STAFF}/requests/{number}/status",
+            headers=desk.auth(desk.crew_token),
             json={"status": "resolved", "expected_version": 1},
         )
         assert response.status_code == 403
@@ -156,7 +170,8 @@ class TestChanges:
     def test_note_is_added_and_public_only_when_asked(self, desk: Desk, public: bool) -> None:
         number = desk.report()
         response = desk.client.post(
-            f"{STAFF}/requests/{number}/notes", headers=desk.auth(desk.staff_token),
+            f"{STAFF}/requests/{number}/notes",
+            headers=desk.auth(desk.staff_token),
             json={"note": "valve exercised", "public": public},
         )
         assert response.status_code == 201
@@ -166,21 +181,29 @@ class TestChanges:
 
     def test_empty_note_is_400(self, desk: Desk) -> None:
         number = desk.report()
-        response = desk.client.post(f"{STAFF}/requests/{number}/notes",
-                                    headers=desk.auth(desk.staff_token), json={"note": ""})
+        response = desk.client.post(
+            f"{STAFF}/requests/{number}/notes",
+            headers=desk.auth(desk.staff_token),
+            json={"note": ""},
+        )
         assert response.status_code == 400
 
     @pytest.mark.parametrize("text", ["'; DROP TABLE requests; --", "1' OR '1'='1"])
     def test_injection_as_number_is_refused(self, desk: Desk, text: str) -> None:
         desk.report()
-        response = desk.client.post(f"{STAFF}/requests/{text}/notes",
-                                    headers=desk.auth(desk.staff_token), json={"note": "x"})
+        response = desk.client.post(
+            f"{STAFF}/requests/{text}/notes",
+            headers=desk.auth(desk.staff_token),
+            json={"note": "x"},
+        )
         assert response.status_code in (400, 404)
         assert desk.store.count_requests() == 1
 
     def test_get_request_gives_the_version_and_no_contact(self, desk: Desk) -> None:
         number = desk.report()
-        body = desk.client.get(f"{STAFF}/requests/{number}",
-                               headers=desk.auth(desk.staff_token)).json()
-        assert body["version"] == 1 and body["status"] == "new"
+        body = desk.client.get(
+            f"{STAFF}/requests/{number}", headers=desk.auth(desk.staff_token)
+        ).json()
+        assert body["version"] == 1
+        assert body["status"] == "new"
         assert not {"email", "phone", "name", "contact"} & set(body)

@@ -12,7 +12,8 @@ from crm.store import Store
 class TestApiKeys:
     def test_create_returns_a_key_that_verifies(self, store: Store) -> None:
         record, key = access.create_api_key(store, "Open311 app")
-        assert key.startswith("wdk_") and len(key) > 40
+        assert key.startswith("wdk_")
+        assert len(key) > 40
         assert key.startswith(record.prefix)
         assert access.verify_api_key(store, key).id == record.id
 
@@ -62,7 +63,8 @@ class TestStaffTokens:
         record, token = access.create_staff_token(store, "south tablet", crew="south 2")
         assert token.startswith("wds_")
         verified = access.verify_staff_token(store, token)
-        assert verified.id == record.id and verified.crew_id == crew.id
+        assert verified.id == record.id
+        assert verified.crew_id == crew.id
 
     def test_staff_user_token_has_no_crew(self, store: Store) -> None:
         _record, token = access.create_staff_token(store, "dispatcher")
@@ -70,7 +72,7 @@ class TestStaffTokens:
 
     def test_unknown_crew_is_named_in_the_error(self, store: Store) -> None:
         store.add_crew("North 1", ["water"])
-        with pytest.raises(NotFoundError, match="no crew is named 'Ghost'.*North 1"):
+        with pytest.raises(NotFoundError, match=r"no crew is named 'Ghost'.*North 1"):
             access.create_staff_token(store, "ghost tablet", crew="Ghost")
 
     def test_revoked_token_no_longer_verifies(self, store: Store) -> None:

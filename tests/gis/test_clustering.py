@@ -10,6 +10,7 @@ import pytest
 import shapely
 from sklearn.cluster import DBSCAN
 
+from gis import clustering
 from gis.clustering import (
     cluster_points,
     cluster_points_in_window,
@@ -46,6 +47,12 @@ def sklearn_labels(lon, lat, eps_m, min_samples) -> np.ndarray:
 
 
 class TestClusterPoints:
+    @pytest.fixture(autouse=True, params=["pairs", "cells"])
+    def join_through(self, request, monkeypatch):
+        """Run every case through both ways of joining core points."""
+        threshold = 10**9 if request.param == "pairs" else -1
+        monkeypatch.setattr(clustering, "_PAIRS_PER_POINT_FOR_CELLS", threshold)
+
     @pytest.mark.parametrize("seed", range(6))
     @pytest.mark.parametrize(("eps_m", "min_samples"), [(25, 3), (60, 5), (150, 12), (10, 1)])
     def test_labels_equal_sklearn_ball_tree(self, seed, eps_m, min_samples):
