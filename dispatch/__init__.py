@@ -1,0 +1,1 @@
+"""Dispatch: ranking the incident queue for dispatchers and crews."""
