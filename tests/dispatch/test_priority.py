@@ -45,7 +45,7 @@ def test_waiting_lifts_a_small_job_past_a_fresh_one_of_similar_size() -> None:
 def test_ties_go_to_the_older_incident() -> None:
     a = _incident("A", 5.0, 2)
     b = replace(_incident("B", 5.0, 2), created_at=a.created_at - timedelta(seconds=1))
-    assert [i.code for i in rank_incidents([a, b], NOW)][0] == "B"
+    assert rank_incidents([a, b], NOW)[0].code == "B"
 
 
 def test_future_creation_time_adds_nothing() -> None:
