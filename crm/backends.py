@@ -303,11 +303,11 @@ class PostgresBackend:
                 "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
             )
             rows = conn.execute("SELECT version FROM schema_migrations").fetchall()
-            done = {r["version"] for r in rows}
+            done = {dict(r)["version"] for r in rows}
             for version, name, sql in _migrations("postgres"):
                 if version in done:
                     continue
-                conn.execute(sql)  # type: ignore[arg-type]
+                conn.execute(sql.encode("utf-8"))
                 conn.execute(
                     "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
                     (version, name, datetime.now(UTC)),

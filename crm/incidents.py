@@ -16,7 +16,7 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -71,8 +71,8 @@ def _group_labels(
         )
     if service.clusters == "distance":
         labels = cluster_points_in_window(
-            [r.lon for r in members],
-            [r.lat for r in members],
+            np.array([r.lon for r in members], dtype=float),
+            np.array([r.lat for r in members], dtype=float),
             times,
             service.radius_m,
             window,
@@ -126,13 +126,13 @@ def _describe(
     found: dict[int, dict[str, Any]] = {}
     connections = spatial.layers.get("service_connections")
     for layer, groups in (("water_mains", water), ("sewer_mains", sewer)):
-        groups = {i: mains for i, mains in groups.items() if mains}
+        by_incident: dict[Hashable, Sequence[str]] = {i: m for i, m in groups.items() if m}
         mains = spatial.layers.get(layer)
-        if not groups or mains is None or connections is None:
+        if not by_incident or mains is None or connections is None:
             continue
         areas = affected_areas(
             mains,
-            groups,
+            by_incident,
             connections,
             hydrants=spatial.layers.get("hydrants"),
             critical_facilities=spatial.layers.get("critical_facilities"),
@@ -143,7 +143,7 @@ def _describe(
                 "customers": int(row["customers"]),
                 "hydrants": list(row["hydrants"]) if layer == "water_mains" else [],
                 "critical_facilities": list(row["critical_facilities"]),
-                "mains": groups[int(incident_id)],
+                "mains": list(by_incident[incident_id]),
                 "polygon": row.geometry,
             }
 

@@ -466,7 +466,8 @@ class Store:
         limit, offset
             Paging; ``limit=None`` returns all.
         """
-        where, params = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        params: list[Any] = []
         statuses = _status_filter(status)
         if statuses is not None:
             where.append(f"status IN ({', '.join('?' for _ in statuses)})")
@@ -512,7 +513,8 @@ class Store:
     def count_requests(self, *, status: str | Sequence[str] | None = None) -> int:
         """Return how many requests there are, optionally with a status filter."""
         statuses = _status_filter(status)
-        sql, params = "SELECT COUNT(*) AS n FROM requests", []  # type: ignore[var-annotated]
+        sql = "SELECT COUNT(*) AS n FROM requests"
+        params: list[Any] = []
         if statuses is not None:
             sql += f" WHERE status IN ({', '.join('?' for _ in statuses)})"
             params = statuses
@@ -848,7 +850,8 @@ class Store:
     def list_incidents(self, *, status: str | Sequence[str] | None = "open") -> list[Incident]:
         """Return incidents, highest priority first."""
         statuses = _status_filter(status)
-        sql, params = "SELECT * FROM incidents", []  # type: ignore[var-annotated]
+        sql = "SELECT * FROM incidents"
+        params: list[Any] = []
         if statuses is not None:
             sql += f" WHERE status IN ({', '.join('?' for _ in statuses)})"
             params = statuses
