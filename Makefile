@@ -7,11 +7,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install system-deps lint bench demo api clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	@command -v npm >/dev/null || { echo "npm is needed for the map assets (Debian: apt-get install npm)"; exit 1; }
+	npm ci --omit=dev --no-audit --no-fund
+	bash scripts/vendor-assets.sh
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,7 +24,7 @@ demo: $(STAMP)
 
 run: demo
 	$(BIN)/streamlit run app.py --server.port 8501 --server.headless true \
-		--server.enableStaticServing true --browser.gatherUsageStats false
+		--browser.gatherUsageStats false
 
 api: demo
 	$(BIN)/waterdesk api
@@ -29,7 +32,7 @@ api: demo
 system-deps:
 	bash scripts/system-deps.sh
 
-test: $(STAMP) system-deps
+test: system-deps $(STAMP)
 	eval "$$(bash scripts/test-database.sh)" && $(BIN)/pytest
 
 lint: $(STAMP)

@@ -18,23 +18,26 @@ from ui.assets import register_vendor_assets
 
 HERE = Path(__file__).resolve().parent
 PUBLIC_PAGES = (
-    ("ui/report.py", "Report a problem", "report", ":material/report:"),
-    ("ui/track.py", "Track my request", "track", ":material/search:"),
-    ("ui/outage.py", "Outage map", "outage", ":material/map:"),
+    ("ui/report.py", "Report a problem", "report"),
+    ("ui/track.py", "Track my request", "track"),
+    ("ui/outage.py", "Outage map", "outage"),
 )
 STAFF_PAGES = (
-    ("ui/intake.py", "Take a report", "intake", ":material/support_agent:"),
-    ("ui/dispatch.py", "Dispatch", "dispatch", ":material/local_shipping:"),
-    ("ui/manager.py", "Manager", "manager", ":material/monitoring:"),
+    ("ui/intake.py", "Take a report", "intake"),
+    ("ui/dispatch.py", "Dispatch", "dispatch"),
+    ("ui/manager.py", "Manager", "manager"),
 )
 
 
-def make_pages(specs: tuple[tuple[str, str, str, str], ...]) -> list[st.Page]:
-    """Return the st.Page objects of some page specs (file, title, url path, icon)."""
-    return [
-        st.Page(str(HERE / path), title=title, url_path=url, icon=icon)
-        for path, title, url, icon in specs
-    ]
+def make_pages(specs: tuple[tuple[str, str, str], ...]) -> list[st.Page]:
+    """Return the st.Page objects of some page specs (file, title, url path).
+
+    Notes
+    -----
+    Pages get no icon: Streamlit turns the current page's icon into the favicon and
+    fetches material icons from fonts.gstatic.com, which the app must never call.
+    """
+    return [st.Page(str(HERE / path), title=title, url_path=url) for path, title, url in specs]
 
 
 def unlock(typed_key: str) -> None:
@@ -58,7 +61,9 @@ def staff_sidebar() -> None:
         if settings.staff_passcode is not None and not staff_unlocked(settings):
             st.text_input("Staff passcode", type="password", key="staff_passcode_typed")
             st.button(
-                "Open staff pages", key="staff_unlock", on_click=unlock,
+                "Open staff pages",
+                key="staff_unlock",
+                on_click=unlock,
                 args=("staff_passcode_typed",),
             )
             if st.session_state.get("staff_refused"):
@@ -78,7 +83,7 @@ def main() -> None:
     st.session_state.setdefault(STAFF_NAME_KEY, "")
     st.session_state.setdefault("staff_refused", False)
 
-    st.set_page_config(page_title="Waterdesk", page_icon=":material/water_drop:", layout="wide")
+    st.set_page_config(page_title="Waterdesk", layout="wide")
     register_vendor_assets()
     staff_sidebar()
     pages: dict[str, list[st.Page]] = {"Residents": make_pages(PUBLIC_PAGES)}

@@ -394,17 +394,39 @@ def _cmd_api_keys(args: argparse.Namespace) -> int:
     if args.action == "create":
         if not args.name:
             raise SystemExit("give the key a name: waterdesk api-keys create NAME")
-        created = access.create_api_key(store, args.name)
-        print(f"api key for {args.name}: {created}")
+        key, secret = access.create_api_key(store, args.name)
+        print(f"api key {key.id} for {key.name}: {secret}")
         print("Store it now: only a hash of it is kept.", file=sys.stderr)
     elif args.action == "list":
         for key in access.list_api_keys(store):
-            print(key)
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            print(f"{key.id:>4}  {key.name:<30} {key.prefix}...  {state}")
     else:
-        if not args.name:
-            raise SystemExit("say which key: waterdesk api-keys revoke ID")
+        if not args.name or not args.name.isdigit():
+            raise SystemExit("say which key by its id: waterdesk api-keys revoke ID")
         access.revoke_api_key(store, int(args.name))
         print(f"revoked api key {args.name}")
+    return 0
+
+
+def _cmd_staff_tokens(args: argparse.Namespace) -> int:
+    from crm import access
+
+    store = _store()
+    if args.action == "create":
+        if not args.name:
+            raise SystemExit("give the token a name: waterdesk staff-tokens create NAME")
+        token, secret = access.create_staff_token(store, args.name, crew=args.crew)
+        print(f"staff token {token.id} for {token.name}: {secret}")
+        print("Store it now: only a hash of it is kept.", file=sys.stderr)
+    elif args.action == "list":
+        for token in access.list_staff_tokens(store):
+            print(token)
+    else:
+        if not args.name or not args.name.isdigit():
+            raise SystemExit("say which token by its id: waterdesk staff-tokens revoke ID")
+        access.revoke_staff_token(store, int(args.name))
+        print(f"revoked staff token {args.name}")
     return 0
 
 
@@ -483,6 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("action", choices=["create", "list", "revoke"])
     keys.add_argument("name", nargs="?", help="key name (create) or id (revoke)")
     keys.set_defaults(func=_cmd_api_keys)
+
+    tokens = sub.add_parser("staff-tokens", help="bearer tokens for staff and crew devices")
+    tokens.add_argument("action", choices=["create", "list", "revoke"])
+    tokens.add_argument("name", nargs="?", help="token name (create) or id (revoke)")
+    tokens.add_argument("--crew", help="the crew this token acts for")
+    tokens.set_defaults(func=_cmd_staff_tokens)
 
     bench = sub.add_parser("bench", help="run the benchmarks and print ratios to peers")
     bench.add_argument("--scale", type=float, default=1.0, help="data size factor")

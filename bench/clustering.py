@@ -3,8 +3,9 @@
 DBSCAN: :func:`gis.clustering.cluster_points` and ``sklearn.cluster.DBSCAN(
 algorithm="ball_tree")`` cluster the same synthetic reports (half in blobs of about 100 m,
 half spread evenly, at the density of 1,000,000 points over about 400 km2) at 100,000 and
-1,000,000 points times ``scale``. Both start from longitude/latitude, so the peer's time
-includes the same pyproj projection. The labels are checked to be identical.
+1,000,000 points times ``scale`` with a 25 m radius, then 300,000 times ``scale`` with a
+120 m radius (dense neighbourhoods). Both start from longitude/latitude, so the peer's
+time includes the same pyproj projection. The labels are checked to be identical.
 
 Each run happens in a fresh subprocess so that peak memory can be read from the
 operating system: the figure is the peak resident set size (``ru_maxrss``) during the
@@ -63,7 +64,7 @@ def _resident_bytes() -> int:
     return pages * resource.getpagesize()
 
 
-def run_worker(which: str, n: int, out: Path) -> dict[str, float]:
+def run_worker(which: str, n: int, out: Path, eps_m: float = EPS_M) -> dict[str, float]:
     """Cluster ``n`` points with one implementation; save labels; return time and memory."""
     from sklearn.cluster import DBSCAN
 
@@ -77,10 +78,10 @@ def run_worker(which: str, n: int, out: Path) -> dict[str, float]:
     before = _resident_bytes()
     start = time.perf_counter()
     if which == "project":
-        labels = cluster_points(lon, lat, EPS_M, MIN_SAMPLES, metric_crs="EPSG:26913")
+        labels = cluster_points(lon, lat, eps_m, MIN_SAMPLES, metric_crs="EPSG:26913")
     else:
         x, y = to_metric.transform(lon, lat)
-        model = DBSCAN(eps=EPS_M, min_samples=MIN_SAMPLES, algorithm="ball_tree")
+        model = DBSCAN(eps=eps_m, min_samples=MIN_SAMPLES, algorithm="ball_tree")
         labels = model.fit(np.column_stack([x, y])).labels_
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -88,18 +89,18 @@ def run_worker(which: str, n: int, out: Path) -> dict[str, float]:
     return {"seconds": seconds, "peak_bytes": max(peak - before, 1)}
 
 
-def _run_in_subprocess(which: str, n: int, out: Path) -> dict[str, float]:
+def _run_in_subprocess(which: str, n: int, out: Path, eps_m: float) -> dict[str, float]:
     command = [sys.executable, "-m", "bench.clustering", "--worker", which, "--n", str(n)]
-    command += ["--out", str(out)]
+    command += ["--out", str(out), "--eps", str(eps_m)]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_dbscan(n: int) -> list[BenchResult]:
+def bench_dbscan(n: int, eps_m: float = EPS_M) -> list[BenchResult]:
     """Time and weigh DBSCAN on ``n`` points, the project's against scikit-learn's."""
     with tempfile.TemporaryDirectory() as folder:
-        ours = _run_in_subprocess("project", n, Path(folder) / "project.npy")
-        peer = _run_in_subprocess("sklearn", n, Path(folder) / "sklearn.npy")
+        ours = _run_in_subprocess("project", n, Path(folder) / "project.npy", eps_m)
+        peer = _run_in_subprocess("sklearn", n, Path(folder) / "sklearn.npy", eps_m)
         labels = np.load(Path(folder) / "project.npy")
         expected = np.load(Path(folder) / "sklearn.npy")
     if not np.array_equal(labels, expected):
@@ -110,7 +111,7 @@ def bench_dbscan(n: int) -> list[BenchResult]:
     note = f"{clusters:,} clusters, {(labels == -1).sum():,} noise, identical labels"
     return [
         BenchResult(
-            f"dbscan {n:,} points time",
+            f"dbscan {n:,} points eps {eps_m:g} m time",
             ours["seconds"],
             peer["seconds"],
             "s",
@@ -118,7 +119,7 @@ def bench_dbscan(n: int) -> list[BenchResult]:
             note=note,
         ),
         BenchResult(
-            f"dbscan {n:,} points peak memory",
+            f"dbscan {n:,} points eps {eps_m:g} m peak memory",
             ours["peak_bytes"] / 2**20,
             peer["peak_bytes"] / 2**20,
             "MiB",
@@ -199,6 +200,8 @@ def run(scale: float = 1.0) -> list[BenchResult]:
     results = []
     for n in (100_000, 1_000_000):
         results += bench_dbscan(max(1_000, round(n * scale)))
+    # dense neighbourhoods (about 130 neighbours a point), where cells join the clusters
+    results += bench_dbscan(max(1_000, round(300_000 * scale)), eps_m=120.0)
     results += bench_affected(1_000, scale)
     return results
 
@@ -210,9 +213,10 @@ def main() -> None:
     parser.add_argument("--worker", choices=["project", "sklearn"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--eps", type=float, default=EPS_M, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(run_worker(args.worker, args.n, args.out)))
+        print(json.dumps(run_worker(args.worker, args.n, args.out, args.eps)))
         return
     for result in run(args.scale):
         print(result.line())

@@ -89,16 +89,27 @@ def _converter(name: str) -> Any:
     return None
 
 
-def _sqlite_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
-    # times come back as aware datetimes and flags as booleans, as from PostgreSQL
-    names = [d[0] for d in cursor.description]
-    row = dict(zip(names, values, strict=True))
-    for name, value in row.items():
-        if value is not None:
-            convert = _converter(name)
-            if convert is not None:
-                row[name] = convert(value)
-    return row
+_SHAPES: dict[str, tuple[tuple[str, ...], tuple[tuple[int, Any], ...]]] = {}
+
+
+def _sqlite_rows(sql: str, cursor: sqlite3.Cursor, rows: list[tuple[Any, ...]]) -> list[Row]:
+    # times come back as aware datetimes and flags as booleans, as from PostgreSQL; the
+    # columns and their converters are worked out once per statement
+    shape = _SHAPES.get(sql)
+    if shape is None:
+        names = tuple(d[0] for d in cursor.description)
+        converters = tuple((i, c) for i, n in enumerate(names) if (c := _converter(n)))
+        shape = _SHAPES[sql] = (names, converters)
+    names, converters = shape
+    out = []
+    for values in rows:
+        if converters:
+            values = list(values)
+            for i, convert in converters:
+                if values[i] is not None:
+                    values[i] = convert(values[i])
+        out.append(dict(zip(names, values, strict=True)))
+    return out
 
 
 class _SqliteTransaction:
@@ -107,7 +118,7 @@ class _SqliteTransaction:
 
     def _run(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
         try:
-            return self._conn.execute(sql, [_sqlite_param(p) for p in params])
+            return self._conn.execute(sql, [_sqlite_param(p) for p in params] if params else ())
         except sqlite3.IntegrityError as exc:
             text = str(exc)
             if text.startswith("UNIQUE constraint failed"):
@@ -120,11 +131,11 @@ class _SqliteTransaction:
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         cursor = self._run(sql, params)
         row = cursor.fetchone()
-        return None if row is None else _sqlite_row(cursor, row)
+        return None if row is None else _sqlite_rows(sql, cursor, [row])[0]
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         cursor = self._run(sql, params)
-        return [_sqlite_row(cursor, r) for r in cursor.fetchall()]
+        return _sqlite_rows(sql, cursor, cursor.fetchall())
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(sql, ([_sqlite_param(p) for p in r] for r in rows))

@@ -89,10 +89,9 @@ class Request:
     @classmethod
     def from_row(cls, row: Row) -> Request:
         """Build a request from a database row."""
-        values = dict(row)
-        values["attributes"] = json.loads(values["attributes"] or "{}")
-        values["is_flagged"] = bool(values["is_flagged"])
-        return cls(**values)
+        attributes = row["attributes"]
+        row["attributes"] = json.loads(attributes) if attributes and attributes != "{}" else {}
+        return cls(**row)
 
 
 @dataclass(frozen=True)

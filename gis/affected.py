@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -186,7 +187,7 @@ def affected_area(
     mains: gpd.GeoDataFrame,
     main_ids: Sequence[str],
     service_connections: gpd.GeoDataFrame,
-    **options: object,
+    **options: Any,
 ) -> AffectedArea:
     """Return the affected area of one incident.
 
@@ -207,7 +208,8 @@ def affected_area(
     AffectedArea
         Connections, customers, hydrants, facilities and the polygon.
     """
-    row = affected_areas(mains, {0: main_ids}, service_connections, **options).iloc[0]  # type: ignore[arg-type]
+    table = affected_areas(mains, {0: main_ids}, service_connections, **options)
+    row = table.iloc[0]
     return AffectedArea(
         connections=row["connections"],
         addresses=row["addresses"],

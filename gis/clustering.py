@@ -3,8 +3,10 @@
 :func:`cluster_points` is DBSCAN on longitude/latitude measured in the metric CRS. It
 gives the same labels as ``sklearn.cluster.DBSCAN(algorithm="ball_tree")`` on the
 projected points (same core points, same border-point convention, same numbering), but
-finds neighbours as one list of pairs from ``scipy.spatial.cKDTree.query_pairs`` and the
+finds neighbours as one array of pairs from ``scipy.spatial.cKDTree.query_pairs`` and the
 clusters with sparse connected components, so it needs no per-point neighbour arrays.
+Where pairs far outnumber points, core points are first joined within grid cells of side
+``eps / sqrt(2)`` (all mutual neighbours) and the components are taken over cells.
 :func:`cluster_points_in_window` adds a time window: neighbours must also be close in
 time.
 

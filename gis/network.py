@@ -498,8 +498,10 @@ class WaterNetwork:
         return list(self.main_ids[mains])
 
     def _check_segments(self, segment_id: int | Iterable[int]) -> np.ndarray:
-        values = [segment_id] if np.isscalar(segment_id) else list(segment_id)  # type: ignore[arg-type]
-        area = np.asarray(values, dtype=np.int64)
+        if isinstance(segment_id, Iterable):
+            area = np.asarray(list(segment_id), dtype=np.int64)
+        else:
+            area = np.asarray([segment_id], dtype=np.int64)
         if len(area) == 0 or area.min() < 0 or area.max() >= self.n_segments:
             message = (
                 f"segment id(s) {area.tolist()[:5]} are outside 0..{self.n_segments - 1}; "

@@ -12,6 +12,7 @@ fi
 need=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql postgresql-common)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 pg_version() { ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1; }
 if [ -n "$(pg_version)" ]; then
     v=$(pg_version)

@@ -22,7 +22,10 @@ def saskatoon_dir() -> Path:
 
 
 BACKENDS = ["sqlite", "postgis"]
-_TABLES = "feedback, events, contacts, requests, incidents, crews, assets, layers"
+_TABLES = (
+    "feedback, events, contacts, requests, incidents, crews, assets, layers, api_keys, "
+    "staff_tokens"
+)
 
 
 def postgis_url() -> str:

@@ -66,8 +66,16 @@ def queue_frame(
             }
             for i in incidents
         ],
-        columns=["incident", "service", "status", "customers", "priority", "age (h)", "crew",
-                 "version"],
+        columns=[
+            "incident",
+            "service",
+            "status",
+            "customers",
+            "priority",
+            "age (h)",
+            "crew",
+            "version",
+        ],
     )
 
 
@@ -93,7 +101,7 @@ def dispatch_map(
 
 def move_incident(code: str, version_read: int, target_key: str, note_key: str) -> None:
     """Change an incident's status based on the version the dispatcher saw."""
-    settings, store = open_store()
+    _settings, store = open_store()
     target = st.session_state.get(target_key)
     try:
         store.change_incident_status(
@@ -111,14 +119,13 @@ def move_incident(code: str, version_read: int, target_key: str, note_key: str) 
 
 def mark_duplicate(versions_read: dict[str, int], number_key: str, original_key: str) -> None:
     """Mark a member request a duplicate of another, based on the version seen."""
-    settings, store = open_store()
+    _settings, store = open_store()
     number = str(st.session_state.get(number_key, ""))
     original = str(st.session_state.get(original_key, "") or "")
     version_read = versions_read.get(number, -1)
     try:
         store.mark_duplicate(number, original, actor=staff_actor(), expected_version=version_read)
-    except (ConflictError, TransitionError, TrackingNumberError, NotFoundError,
-            ValueError) as exc:
+    except (ConflictError, TransitionError, TrackingNumberError, NotFoundError, ValueError) as exc:
         st.session_state[MESSAGE] = ("error", str(exc))
     else:
         st.session_state[MESSAGE] = ("success", f"{number} marked a duplicate of {original}.")
@@ -219,7 +226,9 @@ def main() -> None:
     bbox = (work[0] - PAD_DEG, work[1] - PAD_DEG, work[2] + PAD_DEG, work[3] + PAD_DEG)
     layers = {k: load_layer(settings.database_url, k, bbox) for k in (*ASSET_KINDS, "streets")}
     show_parcels = st.toggle("Show parcels", value=False, key="dispatch_parcels")
-    parcels = load_layer(settings.database_url, "service_connections", bbox) if show_parcels else None
+    parcels = (
+        load_layer(settings.database_url, "service_connections", bbox) if show_parcels else None
+    )
     if register_vendor_assets():
         st_folium(
             dispatch_map(layers, requests, queue, services, fallback, parcels=parcels),

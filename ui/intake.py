@@ -77,7 +77,9 @@ def show_receipt(receipt: dict[str, Any]) -> None:
     if receipt["incident"]:
         st.info(f"Joined incident {receipt['incident']}.")
     if receipt["nearby"]:
-        st.warning("Open reports close by, likely the same problem: " + ", ".join(receipt["nearby"]))
+        st.warning(
+            "Open reports close by, likely the same problem: " + ", ".join(receipt["nearby"])
+        )
     for notice in receipt["notices"]:
         st.info(notice)
 

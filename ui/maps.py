@@ -211,9 +211,7 @@ def add_asset_layers(
     return fmap
 
 
-def request_label(
-    request: Request, service_names: Mapping[str, str], *, public: bool
-) -> str:
+def request_label(request: Request, service_names: Mapping[str, str], *, public: bool) -> str:
     """Return the escaped tooltip text of a request on a map.
 
     Public labels carry the service, status and day only; staff labels add the tracking

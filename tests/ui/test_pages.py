@@ -16,7 +16,13 @@ TIMEOUT = 30
 PUBLIC = ["ui/report.py", "ui/track.py", "ui/outage.py"]
 STAFF = ["ui/intake.py", "ui/dispatch.py", "ui/manager.py"]
 ASSET_KINDS = (
-    "hydrants", "water_mains", "valves", "sewer_mains", "manholes", "streets", "addresses",
+    "hydrants",
+    "water_mains",
+    "valves",
+    "sewer_mains",
+    "manholes",
+    "streets",
+    "addresses",
 )
 
 REPORTER = {"name": "Quentin Zabriskie", "phone": "306-555-0199", "email": "qz@example.ca"}
@@ -56,8 +62,9 @@ def build_ui_store(tmp_path: Path) -> UiStore:
     for kind in ASSET_KINDS:
         save_layer(store, kind, city.layers[kind], source="demo")
     for crew in city.crews:
-        store.add_crew(crew["name"], crew["skills"], depot_lon=crew["depot_lon"],
-                       depot_lat=crew["depot_lat"])
+        store.add_crew(
+            crew["name"], crew["skills"], depot_lon=crew["depot_lon"], depot_lat=crew["depot_lat"]
+        )
 
     # a dozen open reports around the demo city, each with a reporter's contact
     mains = city.layers["water_mains"].to_crs(settings.metric_crs).centroid.to_crs(4326)
@@ -83,15 +90,29 @@ def build_ui_store(tmp_path: Path) -> UiStore:
     tracked = numbers[0]
     store.add_note(tracked, INTERNAL_NOTE, actor="agent", public=False)
     request = store.get_request(tracked)
-    store.change_status(tracked, "acknowledged", actor="agent",
-                        expected_version=request.version, note=PUBLIC_NOTE, public=True)
-    members = [store.get_request(n).id for n in numbers if store.get_request(n).service_code
-               == "water_outage"]
+    store.change_status(
+        tracked,
+        "acknowledged",
+        actor="agent",
+        expected_version=request.version,
+        note=PUBLIC_NOTE,
+        public=True,
+    )
+    members = [
+        store.get_request(n).id
+        for n in numbers
+        if store.get_request(n).service_code == "water_outage"
+    ]
     first = city.layers["water_mains"].iloc[:3].to_crs(settings.metric_crs).buffer(80)
     area = mapping(first.to_crs(4326).union_all())
-    incident = store.create_incident("water_outage", group_key="test", request_ids=members,
-                                     priority=5.0, customers_affected=42,
-                                     area_geojson=json.dumps(area))
+    incident = store.create_incident(
+        "water_outage",
+        group_key="test",
+        request_ids=members,
+        priority=5.0,
+        customers_affected=42,
+        area_geojson=json.dumps(area),
+    )
     resolved = numbers[3]
     request = store.get_request(resolved)
     store.change_status(resolved, "resolved", actor="crew", expected_version=request.version)
@@ -115,7 +136,7 @@ def app_env(ui_store: UiStore, monkeypatch: pytest.MonkeyPatch) -> UiStore:
     return ui_store
 
 
-def open_page(page: str):  # noqa: ANN201
+def open_page(page: str):
     """Run the app once, switch to a page and run it."""
     from streamlit.testing.v1 import AppTest
 
@@ -124,11 +145,21 @@ def open_page(page: str):  # noqa: ANN201
     return at.switch_page(page).run()
 
 
-def page_text(at) -> str:  # noqa: ANN001
+def page_text(at) -> str:
     """Return every visible text of a page run, joined."""
     parts = []
-    for kind in ("title", "subheader", "markdown", "text", "caption", "success", "info",
-                 "warning", "error", "metric"):
+    for kind in (
+        "title",
+        "subheader",
+        "markdown",
+        "text",
+        "caption",
+        "success",
+        "info",
+        "warning",
+        "error",
+        "metric",
+    ):
         for element in getattr(at, kind):
             parts.append(str(getattr(element, "value", "")))
             parts.append(str(getattr(element, "label", "")))
@@ -142,7 +173,7 @@ def test_page_renders_without_exception(app_env: UiStore, page: str) -> None:
     assert at.title, f"{page} shows no title"
 
 
-def everything(at) -> str:  # noqa: ANN001
+def everything(at) -> str:
     """Return the protobuf text of every element the run produced, sidebar included."""
     out, stack = [], [at._tree]
     while stack:
@@ -154,7 +185,7 @@ def everything(at) -> str:  # noqa: ANN001
     return "\n".join(out)
 
 
-def widget(elements, label: str):  # noqa: ANN001, ANN201
+def widget(elements, label: str):
     """Return the one widget of a list with this label."""
     found = [w for w in elements if w.label == label]
     assert len(found) == 1, f"expected one widget labelled {label!r}, got {len(found)}"
@@ -197,7 +228,7 @@ class TestReportPage:
 
 
 class TestTrackPage:
-    def track(self, typed: str):  # noqa: ANN201
+    def track(self, typed: str):
         at = open_page("ui/track.py")
         at.text_input(key="track_number").input(typed)
         widget(at.button, "Track").click()
