@@ -22,7 +22,6 @@ from api.errors import ApiError
 from api.formats import render
 from api.limits import BodyLimitMiddleware, Limits, RateLimiter
 from api.open311 import Open311Options
-from crm.spatial import get_spatial_context
 from crm.store import Store
 
 LOGGER = logging.getLogger(__name__)
@@ -124,7 +123,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.store = opened
-    app.state.spatial = get_spatial_context(opened)
     app.state.open311 = open311_options or Open311Options()
     app.state.limiter = RateLimiter(limits)
     app.include_router(open311.router)

@@ -33,6 +33,7 @@ from crm.errors import IntakeError, NotFoundError, TrackingNumberError
 from crm.intake import Receipt, Report, submit_report
 from crm.lifecycle import open311_status
 from crm.services import Service, load_services
+from crm.spatial import get_spatial_context
 from crm.store import Contact, Event, Request, Store, utc_now
 
 LOGGER = logging.getLogger(__name__)
@@ -440,7 +441,7 @@ async def post_request(
         report.idempotency_key = f"api:{key.id}:{client_key}" if client_key else None
         report.actor = f"api:{key.name}"[:100]
         try:
-            return submit_report(store, report, spatial=http.app.state.spatial)
+            return submit_report(store, report, spatial=get_spatial_context(store))
         except IntakeError as exc:
             message = exc.public_message
             raise BadRequestError(message, detail=f"intake refused {exc.field}: {exc}") from None

@@ -261,7 +261,10 @@ def rebuild_incidents(store: Store, spatial: SpatialContext) -> IncidentChanges:
                 assert incident_id is not None
                 changes.kept += 1
             else:
-                incident_id = store.create_incident(service.code, group_key=key, request_ids=[]).id
+                first = min(r.created_at for r in group)
+                incident_id = store.create_incident(
+                    service.code, group_key=key, request_ids=[], at=first
+                ).id
                 changes.opened += 1
             still_used.add(incident_id)
             for request in group:

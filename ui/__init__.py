@@ -47,9 +47,12 @@ def get_store(database_url: str) -> Store:
     return Store(database_url, load_settings())
 
 
-@st.cache_resource(show_spinner=False)
 def get_spatial(database_url: str) -> SpatialContext | None:
-    """Return the city's spatial context for a store, built once per process."""
+    """Return the city's spatial context for a store.
+
+    Not cached here: :func:`crm.spatial.get_spatial_context` keeps one per process
+    itself and rebuilds it when a layer is reloaded, which a cache_resource would hide.
+    """
     return get_spatial_context(get_store(database_url))
 
 
