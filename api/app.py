@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -37,12 +37,18 @@ def _errors(
     message: str,
     *,
     suggestion: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     error: dict[str, object] = {"code": status, "description": message}
     if suggestion:
         error["suggestion"] = suggestion
-    return render([error], _format_of(http), "errors", status=status, headers=headers)
+    return render(
+        [error],
+        _format_of(http),
+        "errors",
+        status=status,
+        headers=dict(headers) if headers else None,
+    )
 
 
 async def _api_error(http: HttpRequest, exc: Exception) -> Response:

@@ -79,7 +79,7 @@ router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 
 def _store(http: HttpRequest) -> Store:
-    return http.app.state.store  # type: ignore[no-any-return]
+    return http.app.state.store
 
 
 def _zone(store: Store) -> ZoneInfo:
@@ -91,7 +91,7 @@ def _services(store: Store) -> dict[str, Service]:
 
 
 def _options(http: HttpRequest) -> Open311Options:
-    return http.app.state.open311  # type: ignore[no-any-return]
+    return http.app.state.open311
 
 
 # --- parameters -------------------------------------------------------------------

@@ -64,7 +64,7 @@ class NoteIn(BaseModel):
 
 
 def _store(http: HttpRequest) -> Store:
-    return http.app.state.store  # type: ignore[no-any-return]
+    return http.app.state.store
 
 
 def authenticate(

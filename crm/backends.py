@@ -102,12 +102,11 @@ def _sqlite_rows(sql: str, cursor: sqlite3.Cursor, rows: list[tuple[Any, ...]]) 
         shape = _SHAPES[sql] = (names, converters)
     names, converters = shape
     out = []
-    for values in rows:
-        if converters:
-            values = list(values)
-            for i, convert in converters:
-                if values[i] is not None:
-                    values[i] = convert(values[i])
+    for row in rows:
+        values = list(row)
+        for i, convert in converters:
+            if values[i] is not None:
+                values[i] = convert(values[i])
         out.append(dict(zip(names, values, strict=True)))
     return out
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from crm.store import Store
+from settings import Settings, load_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SASKATOON_DIR = PROJECT_ROOT.parent / "shared" / "data" / "saskatoon"
@@ -42,19 +46,15 @@ def postgis_url() -> str:
     return url
 
 
-def make_settings(tmp_path: Path, **overrides: str) -> "Settings":  # noqa: F821
+def make_settings(tmp_path: Path, **overrides: str) -> Settings:
     """Settings for a test: the default catalogue and service area, a private data dir."""
-    from settings import load_settings
-
     env = {"WATERDESK_DATA_DIR": str(tmp_path)}
     env.update({f"WATERDESK_{k.upper()}": v for k, v in overrides.items()})
     return load_settings(env)
 
 
-def open_test_store(backend: str, tmp_path: Path, **overrides: str):  # noqa: ANN201
+def open_test_store(backend: str, tmp_path: Path, **overrides: str) -> Store:
     """Open an empty store on one backend."""
-    from crm.store import Store
-
     settings = make_settings(tmp_path, **overrides)
     if backend == "sqlite":
         return Store(f"sqlite:///{tmp_path / 'test.db'}", settings)
@@ -65,7 +65,7 @@ def open_test_store(backend: str, tmp_path: Path, **overrides: str):  # noqa: AN
 
 
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store, once on SQLite and once on PostGIS."""
     if request.param == "postgis":
         request.applymarker(pytest.mark.postgis)
@@ -75,7 +75,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path):  # noqa: ANN201
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     """An empty embedded store."""
     opened = open_test_store("sqlite", tmp_path)
     yield opened

@@ -44,8 +44,13 @@ def _spec(
     required: set[str],
     description: str,
 ) -> LayerSpec:
-    return LayerSpec(kind, geometry_types, {"asset_id": "string", **columns},
-                     frozenset({"asset_id", *required}), description)
+    return LayerSpec(
+        kind,
+        geometry_types,
+        {"asset_id": "string", **columns},
+        frozenset({"asset_id", *required}),
+        description,
+    )
 
 
 LAYERS: dict[str, LayerSpec] = {
@@ -65,8 +70,13 @@ LAYERS: dict[str, LayerSpec] = {
             set(),
             "distribution and transmission water mains",
         ),
-        _spec("valves", ("Point",), {"operable": "boolean", "valve_type": "string"}, set(),
-              "water valves; an inoperable one does not isolate"),
+        _spec(
+            "valves",
+            ("Point",),
+            {"operable": "boolean", "valve_type": "string"},
+            set(),
+            "water valves; an inoperable one does not isolate",
+        ),
         _spec(
             "sewer_mains",
             ("LineString",),
@@ -82,24 +92,52 @@ LAYERS: dict[str, LayerSpec] = {
             set(),
             "sewer mains, flowing from_node to to_node; system is sanitary or storm",
         ),
-        _spec("manholes", ("Point",),
-              {"rim_m": "float64", "invert_m": "float64", "address": "string",
-               "system": "string"},
-              set(), "sewer manholes"),
-        _spec("service_connections", ("Point", "Polygon"),
-              {"address": "string", "accounts": "Int64"}, set(),
-              "customer service connections (a point or the parcel they serve)"),
-        _spec("streets", ("LineString",),
-              {"name": "string", "road_class": "string", "speed_kmh": "float64",
-               "one_way": "boolean"},
-              set(), "street centrelines; one_way means travel from first to last vertex"),
-        _spec("addresses", ("Point",),
-              {"full_address": "string", "number": "string", "street": "string",
-               "street_type": "string", "direction": "string"},
-              {"full_address"}, "civic address points"),
-        _spec("critical_facilities", ("Point",),
-              {"name": "string", "facility_type": "string"}, set(),
-              "hospitals, schools, care homes and other facilities to warn first"),
+        _spec(
+            "manholes",
+            ("Point",),
+            {"rim_m": "float64", "invert_m": "float64", "address": "string", "system": "string"},
+            set(),
+            "sewer manholes",
+        ),
+        _spec(
+            "service_connections",
+            ("Point", "Polygon"),
+            {"address": "string", "accounts": "Int64"},
+            set(),
+            "customer service connections (a point or the parcel they serve)",
+        ),
+        _spec(
+            "streets",
+            ("LineString",),
+            {
+                "name": "string",
+                "road_class": "string",
+                "speed_kmh": "float64",
+                "one_way": "boolean",
+            },
+            set(),
+            "street centrelines; one_way means travel from first to last vertex",
+        ),
+        _spec(
+            "addresses",
+            ("Point",),
+            {
+                "full_address": "string",
+                "number": "string",
+                "street": "string",
+                "street_type": "string",
+                "direction": "string",
+            },
+            {"full_address"},
+            "civic address points",
+        ),
+        _spec(
+            "critical_facilities",
+            ("Point",),
+            {"name": "string", "facility_type": "string"},
+            set(),
+            "hospitals, schools, care homes and other facilities to warn first",
+        ),
     ]
 }
 
