@@ -8,7 +8,6 @@ lock, so that many processes may start at once.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sqlite3
@@ -73,12 +72,9 @@ def _migrations(dialect: str) -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def _sqlite_param(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return value
+def _sqlite_params(params: Sequence[Any]) -> list[Any]:
+    # SQLite keeps times as ISO-8601 text in UTC, which sorts as time does
+    return [p.astimezone(UTC).isoformat() if isinstance(p, datetime) else p for p in params]
 
 
 def _converter(name: str) -> Any:
@@ -117,7 +113,7 @@ class _SqliteTransaction:
 
     def _run(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
         try:
-            return self._conn.execute(sql, [_sqlite_param(p) for p in params] if params else ())
+            return self._conn.execute(sql, _sqlite_params(params) if params else ())
         except sqlite3.IntegrityError as exc:
             text = str(exc)
             if text.startswith("UNIQUE constraint failed"):
@@ -137,7 +133,8 @@ class _SqliteTransaction:
         return _sqlite_rows(sql, cursor, cursor.fetchall())
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, ([_sqlite_param(p) for p in r] for r in rows))
+        if rows:
+            self._conn.executemany(sql, (_sqlite_params(r) for r in rows))
 
 
 class SqliteBackend:
@@ -266,6 +263,8 @@ class _PostgresTransaction:
         return [dict(r) for r in self._run(sql, params).fetchall()]
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
         with self._conn.cursor() as cursor:
             cursor.executemany(self._sql(sql), [list(r) for r in rows])
 

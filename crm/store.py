@@ -283,6 +283,7 @@ class Store:
             try:
                 out: list[tuple[Request, bool]] = []
                 seen: dict[str, Request] = {}
+                deferred: list[tuple[Request, NewRequest]] = []
                 with self.transaction() as tx:
                     for new in batch:
                         key = new.idempotency_key
@@ -291,10 +292,13 @@ class Store:
                         elif key and key in seen:
                             out.append((seen[key], True))
                         else:
-                            request = self._insert_request(tx, new, tracking.new_number())
+                            request = self._insert_request(
+                                tx, new, tracking.new_number(), deferred
+                            )
                             if key:
                                 seen[key] = request
                             out.append((request, False))
+                    self._insert_companions(tx, deferred)
                 return out
             except UniqueViolationError as exc:
                 if "idempotency" in exc.constraint:
@@ -302,7 +306,13 @@ class Store:
                 LOGGER.warning("tracking number collision in a batch; drawing again")
         raise RuntimeError("could not draw unused tracking numbers in 8 attempts")
 
-    def _insert_request(self, tx: Transaction, new: NewRequest, number: str) -> Request:
+    def _insert_request(
+        self,
+        tx: Transaction,
+        new: NewRequest,
+        number: str,
+        deferred: list[tuple[Request, NewRequest]] | None = None,
+    ) -> Request:
         row = tx.one(
             "INSERT INTO requests (tracking, service_code, channel, description, address, lon, "
             "lat, location_source, asset_layer, asset_id, snap_distance_m, is_flagged, "
@@ -356,17 +366,28 @@ class Store:
             updated_at=new.created_at,
             resolved_at=None,
         )
-        if new.contact is not None and any(vars(new.contact).values()):
-            tx.execute(
-                "INSERT INTO contacts (request_id, name, phone, email) VALUES (?, ?, ?, ?)",
-                (request.id, new.contact.name, new.contact.phone, new.contact.email),
-            )
-        tx.execute(
+        if deferred is None:
+            self._insert_companions(tx, [(request, new)])
+        else:
+            deferred.append((request, new))
+        return request
+
+    @staticmethod
+    def _insert_companions(tx: Transaction, stored: Sequence[tuple[Request, NewRequest]]) -> None:
+        # each request's contact (kept apart) and its first event, in bulk
+        tx.many(
+            "INSERT INTO contacts (request_id, name, phone, email) VALUES (?, ?, ?, ?)",
+            [
+                (r.id, n.contact.name, n.contact.phone, n.contact.email)
+                for r, n in stored
+                if n.contact is not None and any(vars(n.contact).values())
+            ],
+        )
+        tx.many(
             "INSERT INTO events (request_id, at, actor, from_status, to_status, note, is_public)"
             " VALUES (?, ?, ?, NULL, 'new', ?, ?)",
-            (request.id, new.created_at, new.actor, f"received by {new.channel}", True),
+            [(r.id, n.created_at, n.actor, f"received by {n.channel}", True) for r, n in stored],
         )
-        return request
 
     def _by_idempotency_key(self, key: str) -> Request | None:
         with self.transaction(write=False) as tx:
