@@ -433,7 +433,15 @@ def _cmd_staff_tokens(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     import importlib
 
-    names = args.only or ["intake", "snapping", "geocoding", "network", "clustering", "api"]
+    names = args.only or [
+        "intake",
+        "snapping",
+        "geocoding",
+        "network",
+        "clustering",
+        "api",
+        "democity",
+    ]
     for name in names:
         try:
             module = importlib.import_module(f"bench.{name}")

@@ -172,10 +172,9 @@ def run(scale: float = 1.0, url: str | None = None) -> list[BenchResult]:
             note=f"{n_post:,} calls, {backend}",
         ),
     ]
-    for result in out:
-        print(result.line())
     return out
 
 
 if __name__ == "__main__":
-    run()
+    for line in run():
+        print(line.line())

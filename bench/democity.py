@@ -20,13 +20,14 @@ from bench.report import BenchResult
 from data.democity import CENTRE_LAT, CENTRE_LON, METRIC_CRS, generate_city
 
 
-def run(scale: float = 11.5) -> list[BenchResult]:
-    """Time the generator at ``scale`` and at a million requests, each beside its floor.
+def run(scale: float = 1.0) -> list[BenchResult]:
+    """Time the generator at 100,000 assets and a million requests, each beside its floor.
 
     Parameters
     ----------
     scale
-        Area scale of the asset benchmark; 11.5 gives about 100,000 assets.
+        Size factor, as for every benchmark: 1.0 is about 100,000 assets (city scale
+        11.5) and about a million requests.
 
     Returns
     -------
@@ -34,15 +35,16 @@ def run(scale: float = 11.5) -> list[BenchResult]:
         Assets per second, then requests per second, higher is better.
     """
     # assets: the generator, then the same count of bare lines in WGS84
+    area = 11.5 * scale
     started = time.perf_counter()
-    city = generate_city(seed=1, scale=scale, request_scale=1)
+    city = generate_city(seed=1, scale=area, request_scale=1)
     project = city.asset_count() / (time.perf_counter() - started)
     started = time.perf_counter()
     _bare_lines(city.asset_count())
     peer = city.asset_count() / (time.perf_counter() - started)
     results = [
         BenchResult(
-            f"democity assets, scale {scale:g} ({city.asset_count():,} assets)",
+            f"democity assets, scale {area:g} ({city.asset_count():,} assets)",
             project,
             peer,
             "assets/s",
@@ -52,7 +54,7 @@ def run(scale: float = 11.5) -> list[BenchResult]:
 
     # requests: the stream over a small city, then a bare frame of the same rows
     started = time.perf_counter()
-    requests = generate_city(seed=1, scale=1, request_scale=830).requests
+    requests = generate_city(seed=1, scale=1, request_scale=max(830 * scale, 1)).requests
     project = len(requests) / (time.perf_counter() - started)
     started = time.perf_counter()
     _bare_requests(len(requests))
