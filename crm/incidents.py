@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from crm.errors import ConflictError, TransitionError
+from crm.lifecycle import OPEN_STATUSES
 from crm.services import Service, load_services
 from crm.store import Incident, Request, Store
 from gis.affected import affected_areas
@@ -89,20 +91,27 @@ def _group_labels(
 def _group_key(service: Service, members: Sequence[Request], spatial: SpatialContext) -> str:
     assets = [r.asset_id for r in members if r.asset_id]
     if service.clusters == "segment" and assets and spatial.water_network is not None:
-        known = [a for a in assets if a in set(spatial.water_network.main_ids)]
+        network_mains = set(spatial.water_network.main_ids)
+        known = [a for a in assets if a in network_mains]
         if known:
-            return f"segment:{int(spatial.water_network.segment_of(known[0]))}"
+            # usually one segment; a merged incident may span several
+            segments = sorted(set(np.atleast_1d(spatial.water_network.segment_of(known)).tolist()))
+            return "segment:" + ",".join(map(str, segments))
     if service.clusters == "downstream" and assets and spatial.sewer_network is not None:
         shared = spatial.sewer_network.first_shared_downstream(assets)
         if shared is not None:
             return f"downstream:{shared.main_id}"
-    return f"{service.clusters}:{members[0].tracking}"
+    return f"report:{members[0].tracking}"
+
+
+def _segments(text: str) -> list[int]:
+    return [int(s) for s in text.split(",")]
 
 
 def _affected_mains(key: str, members: Sequence[Request], spatial: SpatialContext) -> list[str]:
     kind, _, value = key.partition(":")
     if kind == "segment" and spatial.water_network is not None:
-        return list(spatial.water_network.segment_mains(int(value)))
+        return list(spatial.water_network.segment_mains(_segments(value)))
     if kind == "downstream" and spatial.sewer_network is not None:
         # a blockage at the shared main backs up everything draining into it
         return list(spatial.sewer_network.upstream_mains(value))
@@ -159,7 +168,7 @@ def _describe(
             }
         valves: list[str] = []
         if key.startswith("segment:") and spatial.water_network is not None:
-            valves = list(spatial.water_network.boundary_valves(int(key.split(":")[1])))
+            valves = list(spatial.water_network.boundary_valves(_segments(key[8:])))
         polygon = info["polygon"]
         details = {
             "reports": len(members),
@@ -340,3 +349,175 @@ def incident_members(store: Store, incident: Incident) -> list[Request]:
 def incident_details_json(incident: Incident) -> str:
     """Return the incident's details as indented JSON, for display."""
     return json.dumps(incident.details, indent=2, default=str)
+
+
+# --- dispatcher's corrections -------------------------------------------------------------
+
+
+def _check_version(incident: Incident, expected: int) -> None:
+    if incident.version != expected:
+        message = (
+            f"incident {incident.code} changed after you read version {expected} (now "
+            f"version {incident.version}, {incident.status}). Reload it and decide again."
+        )
+        raise ConflictError(message, incident.version, None, incident.updated_at)
+
+
+def _check_open(incident: Incident) -> None:
+    if incident.status not in OPEN_STATUSES:
+        message = f"incident {incident.code} is {incident.status}; only open incidents change"
+        raise TransitionError(message)
+
+
+def _refresh(store: Store, spatial: SpatialContext | None, incident: Incident) -> None:
+    """Recompute an incident's area after its members changed; cancel it when empty."""
+    members = store.list_requests(incident_id=incident.id, status="open", limit=None)
+    if not members:
+        _retire(store, incident)
+        return
+    if spatial is None:
+        store.update_incident(incident.id, details={**incident.details, "reports": len(members)})
+        return
+    service = load_services(store.settings.services_file)[incident.service_code]
+    key = _group_key(service, members, spatial)
+    _describe(store, spatial, {incident.id: (service, key, members)})
+
+
+def _move(
+    store: Store, request: Request, source: Incident | None, target: Incident, actor: str, why: str
+) -> None:
+    store.set_request_incident(request.id, target.id)
+    origin = f"incident {source.code}" if source else "no incident"
+    store.add_note(
+        request.number,
+        f"moved from {origin} to incident {target.code} ({why})",
+        actor=actor,
+        public=False,
+    )
+
+
+def merge_incidents(
+    store: Store,
+    spatial: SpatialContext | None,
+    keep: str,
+    absorb: str,
+    *,
+    actor: str,
+    versions: tuple[int, int],
+) -> Incident:
+    """Fold one incident into another of the same service.
+
+    Parameters
+    ----------
+    keep, absorb
+        Codes of the incident that carries on and of the one folded into it.
+    versions
+        The versions of ``keep`` and ``absorb`` as the dispatcher read them.
+
+    Raises
+    ------
+    ConflictError
+        If either incident changed since it was read.
+    ValueError
+        If they are the same incident or of different services.
+    """
+    kept, absorbed = store.get_incident(keep), store.get_incident(absorb)
+    if kept.id == absorbed.id:
+        raise ValueError(f"cannot merge incident {kept.code} into itself")
+    if kept.service_code != absorbed.service_code:
+        message = (
+            f"cannot merge a {absorbed.service_code} incident into a {kept.service_code} one; "
+            "move single requests instead"
+        )
+        raise ValueError(message)
+    _check_version(kept, versions[0])
+    _check_version(absorbed, versions[1])
+    _check_open(kept)
+    _check_open(absorbed)
+    for request in store.list_requests(incident_id=absorbed.id, limit=None):
+        _move(store, request, absorbed, kept, actor, "merged")
+    _refresh(store, spatial, absorbed)
+    _refresh(store, spatial, kept)
+    LOGGER.info("merged incident %s into %s", absorbed.code, kept.code)
+    return store.get_incident(kept.id)
+
+
+def split_incident(
+    store: Store,
+    spatial: SpatialContext | None,
+    code: str,
+    numbers: Sequence[str],
+    *,
+    actor: str,
+    version: int,
+) -> Incident:
+    """Take some requests out of an incident into a new incident of their own.
+
+    Raises
+    ------
+    ValueError
+        If a number is not a member, or the split would leave the incident empty.
+    """
+    incident = store.get_incident(code)
+    _check_version(incident, version)
+    _check_open(incident)
+    members = {r.tracking: r for r in store.list_requests(incident_id=incident.id, limit=None)}
+    chosen = [store.get_request(n) for n in numbers]
+    strangers = [r.number for r in chosen if r.tracking not in members]
+    if not chosen or strangers:
+        message = (
+            f"split needs requests of incident {incident.code}; not members: "
+            f"{', '.join(strangers) or 'none given'}"
+        )
+        raise ValueError(message)
+    if len({r.tracking for r in chosen}) == len(members):
+        raise ValueError(f"splitting every request off would leave {incident.code} empty")
+    created = store.create_incident(
+        incident.service_code, group_key=None, request_ids=[], at=min(r.created_at for r in chosen)
+    )
+    for request in chosen:
+        _move(store, request, incident, created, actor, "split")
+    _refresh(store, spatial, incident)
+    _refresh(store, spatial, created)
+    return store.get_incident(created.id)
+
+
+def move_request(
+    store: Store,
+    spatial: SpatialContext | None,
+    number: str,
+    to_code: str,
+    *,
+    actor: str,
+    expected_version: int,
+) -> Incident:
+    """Move one request into another open incident of its service.
+
+    Parameters
+    ----------
+    expected_version
+        The version of the request as the dispatcher read it.
+    """
+    request = store.get_request(number)
+    if request.version != expected_version:
+        message = (
+            f"request {request.number} changed after you read version {expected_version} "
+            f"(now version {request.version}). Reload it and decide again."
+        )
+        raise ConflictError(message, request.version, None, request.updated_at)
+    target = store.get_incident(to_code)
+    _check_open(target)
+    if target.service_code != request.service_code:
+        message = (
+            f"request {request.number} is a {request.service_code} report; incident "
+            f"{target.code} is {target.service_code}"
+        )
+        raise ValueError(message)
+    source = store.get_incident(request.incident_id) if request.incident_id else None
+    if source is not None and source.id == target.id:
+        raise ValueError(f"request {request.number} is already in incident {target.code}")
+    _move(store, request, source, target, actor, "moved by a dispatcher")
+    if source is not None:
+        _refresh(store, spatial, source)
+    _refresh(store, spatial, target)
+    return store.get_incident(target.id)

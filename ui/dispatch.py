@@ -11,12 +11,14 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from crm.errors import ConflictError, NotFoundError, TrackingNumberError, TransitionError
+from crm.incidents import merge_incidents, move_request, split_incident
 from crm.lifecycle import OPEN_STATUSES, TRANSITIONS
 from crm.store import Incident, Request, Store, utc_now
 from settings import Settings
 from ui import (
     format_local,
     get_services,
+    get_spatial,
     load_layer,
     open_store,
     require_staff,
@@ -131,6 +133,52 @@ def mark_duplicate(versions_read: dict[str, int], number_key: str, original_key:
         st.session_state[MESSAGE] = ("success", f"{number} marked a duplicate of {original}.")
 
 
+def correct_incident(
+    action: str,
+    code: str,
+    version_read: int,
+    keys: dict[str, str],
+    request_versions: dict[str, int],
+) -> None:
+    """Merge, split or move requests, based on the versions the dispatcher saw."""
+    settings, store = open_store()
+    spatial = get_spatial(settings.database_url)
+    other = str(st.session_state.get(keys["other"], "") or "").strip()
+    chosen = list(st.session_state.get(keys["requests"], []) or [])
+    try:
+        if action == "merge":
+            absorbed = store.get_incident(other)
+            merge_incidents(
+                store,
+                spatial,
+                code,
+                absorbed.code,
+                actor=staff_actor(),
+                versions=(version_read, absorbed.version),
+            )
+            done = f"{absorbed.code} merged into {code}."
+        elif action == "split":
+            created = split_incident(
+                store, spatial, code, chosen, actor=staff_actor(), version=version_read
+            )
+            done = f"{len(chosen)} request(s) split off into {created.code}."
+        else:
+            for number in chosen:
+                move_request(
+                    store,
+                    spatial,
+                    number,
+                    other,
+                    actor=staff_actor(),
+                    expected_version=request_versions.get(number, -1),
+                )
+            done = f"{len(chosen)} request(s) moved to {other.upper()}."
+    except (ConflictError, TransitionError, NotFoundError, TrackingNumberError, ValueError) as exc:
+        st.session_state[MESSAGE] = ("error", str(exc))
+    else:
+        st.session_state[MESSAGE] = ("success", done)
+
+
 def show_message() -> None:
     """Show (once) what the last action said."""
     message = st.session_state.get(MESSAGE)
@@ -150,9 +198,17 @@ def incident_detail(store: Store, settings: Settings, incident: Incident) -> Non
     cols[1].metric("Customers affected", f"{incident.customers_affected:,}")
     cols[2].metric("Priority", f"{incident.priority:.2f}")
     cols[3].metric("Version", incident.version)
-    facilities = incident.details.get("critical_facilities") if incident.details else None
+    details = incident.details or {}
+    facilities = details.get("critical_facilities")
     if facilities:
         st.warning("Critical facilities inside: " + ", ".join(map(str, facilities)))
+    if details.get("valves_to_close"):
+        st.markdown("**Valves to close:** " + ", ".join(details["valves_to_close"]))
+    if details.get("hydrants_out"):
+        st.markdown(
+            f"**Hydrants out of service ({len(details['hydrants_out'])}):** "
+            + ", ".join(details["hydrants_out"][:40])
+        )
 
     members = store.list_requests(incident_id=incident.id, limit=None, newest_first=False)
     st.dataframe(
@@ -184,6 +240,7 @@ def incident_detail(store: Store, settings: Settings, incident: Incident) -> Non
                 on_click=move_incident,
                 args=(incident.code, incident.version, "dispatch_target", "dispatch_note"),
             )
+    correction_forms(incident, members)
     open_members = [r for r in members if r.status in OPEN_STATUSES]
     if open_members:
         with st.form(f"dispatch_duplicate_{incident.code}"):
@@ -198,6 +255,55 @@ def incident_detail(store: Store, settings: Settings, incident: Incident) -> Non
                     "dispatch_dup_of",
                 ),
             )
+
+
+def correction_forms(incident: Incident, members: list[Request]) -> None:
+    """Forms to merge another incident in, split requests off, or move them elsewhere."""
+    versions = {r.number: r.version for r in members}
+    numbers = [r.number for r in members]
+    merge_col, split_col, move_col = st.columns(3)
+    with merge_col, st.form(f"dispatch_merge_{incident.code}"):
+        st.text_input(
+            "Merge this incident into it", key="dispatch_merge_other", placeholder="incident code"
+        )
+        st.form_submit_button(
+            "Merge",
+            on_click=correct_incident,
+            args=(
+                "merge",
+                incident.code,
+                incident.version,
+                {"other": "dispatch_merge_other", "requests": "dispatch_none"},
+                versions,
+            ),
+        )
+    with split_col, st.form(f"dispatch_split_{incident.code}"):
+        st.multiselect("Split off", numbers, key="dispatch_split_requests")
+        st.form_submit_button(
+            "Split into a new incident",
+            on_click=correct_incident,
+            args=(
+                "split",
+                incident.code,
+                incident.version,
+                {"other": "dispatch_none", "requests": "dispatch_split_requests"},
+                versions,
+            ),
+        )
+    with move_col, st.form(f"dispatch_moveto_{incident.code}"):
+        st.multiselect("Move", numbers, key="dispatch_move_requests")
+        st.text_input("to incident", key="dispatch_move_other", placeholder="incident code")
+        st.form_submit_button(
+            "Move",
+            on_click=correct_incident,
+            args=(
+                "move",
+                incident.code,
+                incident.version,
+                {"other": "dispatch_move_other", "requests": "dispatch_move_requests"},
+                versions,
+            ),
+        )
 
 
 def main() -> None:

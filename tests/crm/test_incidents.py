@@ -161,3 +161,22 @@ def test_dbscan_matches_postgis_cluster_dbscan(tmp_path: Path) -> None:
     assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
     for i in np.flatnonzero(~core & (theirs >= 0)):
         assert any(core[j] and theirs[j] == theirs[i] for j in neighbours[i])
+
+
+def test_merged_water_incident_covers_both_segments(demo_store: Store) -> None:
+    from crm.incidents import merge_incidents
+
+    spatial = get_spatial_context(demo_store)
+    water = [
+        i
+        for i in demo_store.list_incidents()
+        if i.service_code == "water_outage" and i.group_key and i.group_key.startswith("segment:")
+    ]
+    a, b = water[0], water[1]
+    merged = merge_incidents(
+        demo_store, spatial, a.code, b.code, actor="disp", versions=(a.version, b.version)
+    )
+    segments = set(merged.group_key.removeprefix("segment:").split(","))
+    assert segments == {a.group_key[8:], b.group_key[8:]}
+    assert set(a.details["mains"]) | set(b.details["mains"]) == set(merged.details["mains"])
+    assert merged.customers_affected >= max(a.customers_affected, b.customers_affected)

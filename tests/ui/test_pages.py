@@ -382,6 +382,33 @@ class TestStaffPages:
         assert store.get_incident(app_env.incident).version == fresh.version + 1
         store.close()
 
+    def test_dispatcher_merges_another_incident_in(self, app_env: UiStore) -> None:
+        from crm.intake import Report, submit_report
+        from crm.store import Store
+
+        store = Store(app_env.url)
+        kept = store.get_incident(app_env.incident)
+        extra = submit_report(
+            store, Report(kept.service_code, "phone", "same fault", lat=52.13, lon=-106.66)
+        )
+        other = store.create_incident(
+            kept.service_code, group_key=None, request_ids=[extra.request.id]
+        )
+
+        at = open_page("ui/dispatch.py")
+        at.selectbox(key="dispatch_incident").select(kept.code)
+        at.run()
+        at.text_input(key="dispatch_merge_other").input(other.code)
+        widget(at.button, "Merge").click()
+        at.run()
+        assert not at.exception, at.exception
+        assert any(f"{other.code} merged into {kept.code}" in s.value for s in at.success), [
+            e.value for e in at.error
+        ]
+        assert store.get_incident(other.code).status == "cancelled"
+        assert store.get_request(extra.number).incident_id == kept.id
+        store.close()
+
     def test_manager_page_exports_without_contact_details(self, app_env: UiStore) -> None:
         from crm.store import Store
         from ui.manager import export_csv, requests_frame
