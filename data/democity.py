@@ -34,6 +34,7 @@ import shapely
 from numpy.typing import NDArray
 from pyproj import Transformer
 
+from crm.lifecycle import STATUSES
 from gis.layers.schema import LAYERS, WGS84
 
 LOGGER = logging.getLogger(__name__)
@@ -72,17 +73,6 @@ SERVICE_CODES = (
     "sewer_backup",
 )
 CHANNELS = ("phone", "counter", "online", "api")
-STATUSES = (
-    "new",
-    "acknowledged",
-    "dispatched",
-    "in_progress",
-    "resolved",
-    "closed",
-    "duplicate",
-    "cancelled",
-)
-OPEN_STATUSES = frozenset(STATUSES[:4])
 
 # share of each service in the yearly stream, in SERVICE_CODES order
 _SERVICE_SHARE = np.array([0.18, 0.14, 0.16, 0.32, 0.20])
