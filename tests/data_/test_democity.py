@@ -12,10 +12,10 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
+from crm.lifecycle import OPEN_STATUSES
 from data.democity import (
     CHANNELS,
     METRIC_CRS,
-    OPEN_STATUSES,
     SERVICE_CODES,
     DemoCity,
     generate_city,
