@@ -58,6 +58,9 @@ class Backend(Protocol):
     def transaction(self, write: bool = True) -> Any:
         """Return a context manager yielding a :class:`Transaction`."""
 
+    def read_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """Run one read-only query outside any explicit transaction; first row or None."""
+
     def close(self) -> None:
         """Release every connection."""
 
@@ -190,6 +193,9 @@ class SqliteBackend:
             raise
         conn.execute("COMMIT")
 
+    def read_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return _SqliteTransaction(self._connection()).one(sql, params)
+
     def _migrate(self) -> None:
         conn = self._connection()
         conn.execute(
@@ -302,6 +308,10 @@ class PostgresBackend:
     def transaction(self, write: bool = True) -> Iterator[_PostgresTransaction]:
         with self._pool.connection() as conn, conn.transaction():
             yield _PostgresTransaction(conn)
+
+    def read_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        with self._pool.connection() as conn:
+            return _PostgresTransaction(conn).one(sql, params)
 
     def _migrate(self) -> None:
         with self._pool.connection() as conn, conn.transaction():

@@ -32,6 +32,7 @@ _REQUEST_COLUMNS = (
     "asset_layer, asset_id, snap_distance_m, is_flagged, flag_reason, attributes, status, "
     "version, incident_id, duplicate_of, expected_at, created_at, updated_at, resolved_at"
 )
+_SELECT_BY_TRACKING = f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE tracking = ?"
 
 
 def utc_now() -> datetime:
@@ -48,9 +49,14 @@ class Contact:
     email: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Request:
-    """A service request as stored. Holds no reporter contact details."""
+    """A service request as stored. Holds no reporter contact details.
+
+    A snapshot to read, not to edit: changes go through the store (``change_status``
+    and friends). Not frozen only because building frozen instances costs a look-up its
+    speed, and look-ups by tracking number are the hottest path of the public pages.
+    """
 
     id: int
     tracking: str
@@ -427,10 +433,7 @@ class Store:
             else:
                 message += " Check it against the receipt."
             raise TrackingNumberError(message, suggestion)
-        with self.transaction(write=False) as tx:
-            row = tx.one(
-                f"SELECT {_REQUEST_COLUMNS} FROM requests WHERE tracking = ?", (canonical,)
-            )
+        row = self._backend.read_one(_SELECT_BY_TRACKING, (canonical,))
         if row is None:
             message = (
                 f"no request has the tracking number {tracking.format_number(canonical)}. "
