@@ -32,6 +32,7 @@ from crm.access import AccessError, verify_api_key
 from crm.errors import IntakeError, NotFoundError, TrackingNumberError
 from crm.intake import Receipt, Report, submit_report
 from crm.lifecycle import open311_status
+from crm.privacy import redact_contacts
 from crm.services import Service, load_services
 from crm.spatial import get_spatial_context
 from crm.store import Contact, Event, Request, Store, utc_now
@@ -229,7 +230,11 @@ def _parse_numbers(text: str, store: Store) -> list[str]:
 
 def _notes(events: Iterable[Event], zone: ZoneInfo) -> list[dict[str, Any]]:
     return [
-        {"datetime": w3c(e.at, zone), "status": open311_status(e.to_status), "description": e.note}
+        {
+            "datetime": w3c(e.at, zone),
+            "status": open311_status(e.to_status),
+            "description": redact_contacts(e.note),
+        }
         for e in events
         if e.note
     ]
@@ -269,7 +274,7 @@ def request_views(
             "status_notes": notes[-1]["description"] if notes else None,
             "service_name": service.name if service else r.service_code,
             "service_code": r.service_code,
-            "description": r.description,
+            "description": redact_contacts(r.description),
             "agency_responsible": agency,
             "service_notice": None,
             "requested_datetime": w3c(r.created_at, zone),

@@ -6,6 +6,7 @@ import streamlit as st
 
 from crm.errors import FeedbackError, NotFoundError, TrackingNumberError
 from crm.lifecycle import CLOSED_STATUSES
+from crm.privacy import redact_contacts
 from crm.store import Event, Request, Store
 from settings import Settings
 from ui import STATUS_LABELS, format_local, get_services, open_store, service_name
@@ -23,7 +24,7 @@ def public_timeline(events: list[Event], timezone: str) -> list[dict[str, str]]:
         {
             "when": format_local(event.at, timezone),
             "status": STATUS_LABELS.get(event.to_status, event.to_status),
-            "note": event.note if event.is_public else "",
+            "note": redact_contacts(event.note) if event.is_public else "",
         }
         for event in events
         if event.is_public
@@ -48,7 +49,7 @@ def show_request(store: Store, settings: Settings, request: Request) -> None:
     if request.address:
         st.text(f"Where: {request.address}")
     if request.description:
-        st.text(f"What you told us: {request.description}")
+        st.text(f"What you told us: {redact_contacts(request.description)}")
 
     st.markdown("**History**")
     rows = public_timeline(store.events_for(request.number, public_only=True), settings.timezone)

@@ -589,3 +589,12 @@ class TestContactPrivacy:
                 assert response.status_code == 200
                 for probe in probes:
                     assert probe.lower() not in response.text.lower(), (path, fmt, probe)
+
+    def test_contact_details_typed_into_the_description_are_removed(self, api: Api) -> None:
+        number = api.submit(description="no water, call me 306-555-0199 or pat@example.ca")
+        for fmt in FORMATS:
+            response = api.client.get(f"{BASE}/requests/{number}.{fmt}")
+            assert response.status_code == 200
+            assert "no water, call me" in response.text
+            assert "0199" not in response.text
+            assert "pat@example.ca" not in response.text
