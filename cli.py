@@ -159,11 +159,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     # generate the city and write it out as a GeoPackage, as a utility's GIS would
     now = pd.Timestamp.now(tz="UTC").floor("min")
-    city = generate_city(seed=args.seed, scale=args.scale, end=now)
+    city = generate_city(
+        seed=args.seed, scale=args.scale, request_scale=args.request_scale, end=now
+    )
     out = Path(args.out or settings.data_dir / "generated" / "democity.gpkg")
     out.parent.mkdir(parents=True, exist_ok=True)
     city.write(out)
-    print(f"wrote the demo city to {out} ({city.asset_count():,} assets)")
+    print(
+        f"wrote the demo city to {out} ({city.asset_count():,} assets, "
+        f"{len(city.requests):,} requests)"
+    )
+    if args.files_only:
+        return 0
 
     # load every layer back through the demo mapping and its validation
     for kind in city.layers:
@@ -471,6 +478,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build the demo city into the store")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument("--scale", type=float, default=1.0, help="size factor (default 1)")
+    demo.add_argument(
+        "--request-scale",
+        type=float,
+        default=None,
+        help="request volume factor (default: --scale); 830 makes about 1M",
+    )
+    demo.add_argument(
+        "--files-only",
+        action="store_true",
+        help="write the GeoPackage and request file, load nothing into the store",
+    )
     demo.add_argument("--out", help="GeoPackage to write (default data/generated/democity.gpkg)")
     demo.add_argument(
         "--if-missing", action="store_true", help="do nothing when layers are already loaded"

@@ -123,3 +123,19 @@ def test_load_real_saskatoon_sewers(
     listed = capsys.readouterr().out
     assert "sewer_mains" in listed
     assert "manholes" in listed
+
+
+def test_demo_files_only_writes_and_loads_nothing(cli_store: Store, tmp_path: Path) -> None:
+    from data.democity import read_city
+
+    out = tmp_path / "city" / "demo.gpkg"
+    assert (
+        cli.main(
+            ["demo", "--scale", "0.3", "--request-scale", "2", "--files-only", "--out", str(out)]
+        )
+        == 0
+    )
+    city = read_city(out)
+    assert len(city.layers["water_mains"]) > 0
+    assert len(city.requests) > 0
+    assert cli_store.count_requests() == 0
