@@ -23,7 +23,8 @@ import pandas as pd
 import shapely
 
 from bench.report import BenchResult
-from gis.network import isolation_segments, resolve_metric_crs
+from gis.network import isolation_segments
+from gis.projection import resolve_metric_crs
 
 ORIGIN = (383_000.0, 5_776_000.0)
 """Lower-left corner of synthetic networks in EPSG:26913 (south-west Saskatoon)."""

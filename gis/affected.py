@@ -24,7 +24,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis.errors import LayerError
-from gis.network import resolve_metric_crs, to_metric
+from gis.network import check_and_project
+from gis.projection import resolve_metric_crs
 
 LOGGER = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def affected_areas(
     # incidents as a long table of (incident, main)
     members = _incident_members(incidents, mains)
     involved = np.unique(members["main"].to_numpy())
-    chosen = to_metric(mains.iloc[involved], "mains", ["asset_id"], metric_crs, LayerError)
+    chosen = check_and_project(mains.iloc[involved], "mains", ["asset_id"], metric_crs, LayerError)
     lines = chosen.geometry.to_numpy()
 
     # one bulk query of every point layer against the affected mains
@@ -133,7 +134,7 @@ def affected_areas(
         "facility": (critical_facilities, ["asset_id", "name"]),
     }
     frames = {
-        kind: to_metric(frame, f"{kind} layer", columns, metric_crs, LayerError)
+        kind: check_and_project(frame, f"{kind} layer", columns, metric_crs, LayerError)
         for kind, (frame, columns) in layers.items()
         if frame is not None
     }

@@ -30,7 +30,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from gis.network import SewerNetwork, WaterNetwork, resolve_metric_crs
+from gis.network import SewerNetwork, WaterNetwork
+from gis.projection import resolve_metric_crs
 
 LOGGER = logging.getLogger(__name__)
 

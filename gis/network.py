@@ -28,13 +28,13 @@ from functools import cached_property
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from gis.errors import NetworkError
+from gis.projection import resolve_metric_crs
 
 LOGGER = logging.getLogger(__name__)
 
@@ -50,47 +50,14 @@ DEFAULT_VALVE_TOLERANCE_M = 3.0
 # ---------------------------------------------------------------------------------------
 
 
-def resolve_metric_crs(metric_crs: str | None = None) -> pyproj.CRS:
-    """Return the metric CRS to measure in, refusing a geographic one.
-
-    Parameters
-    ----------
-    metric_crs
-        A CRS string such as ``"EPSG:26913"``; the settings' ``metric_crs`` when omitted.
-
-    Returns
-    -------
-    pyproj.CRS
-        The projected CRS.
-
-    Raises
-    ------
-    ValueError
-        If the CRS is geographic (degrees), so distances in metres would be wrong.
-    """
-    if metric_crs is None:
-        from settings import load_settings
-
-        metric_crs = load_settings().metric_crs
-    crs = pyproj.CRS.from_user_input(metric_crs)
-    if not crs.is_projected:
-        message = (
-            f"metric_crs={metric_crs!r} is geographic (degrees); distances need a "
-            "projected CRS in metres such as EPSG:26913. Set WATERDESK_METRIC_CRS or pass "
-            "a projected metric_crs."
-        )
-        raise ValueError(message)
-    return crs
-
-
-def to_metric(
+def check_and_project(
     frame: gpd.GeoDataFrame,
     layer: str,
     columns: Iterable[str],
     metric_crs: str | None = None,
     error: type[ValueError] = ValueError,
 ) -> gpd.GeoDataFrame:
-    """Check a layer's columns and CRS, then project it to the metric CRS.
+    """Check a layer's columns and CRS, then project it to the metric CRS (refusing degrees).
 
     Parameters
     ----------
@@ -271,7 +238,7 @@ class WaterNetwork:
         valve_tolerance_m: float = DEFAULT_VALVE_TOLERANCE_M,
         metric_crs: str | None = None,
     ) -> None:
-        metric = to_metric(mains, "water_mains", ["asset_id"], metric_crs, NetworkError)
+        metric = check_and_project(mains, "water_mains", ["asset_id"], metric_crs, NetworkError)
         lines = _check_lines(metric, "water_mains")
         n_mains = len(metric)
         self._index = mains.index
@@ -376,7 +343,9 @@ class WaterNetwork:
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=object))
         if valves is None or len(valves) == 0:
             return empty
-        metric = to_metric(valves, "valves", ["asset_id", "operable"], metric_crs, NetworkError)
+        metric = check_and_project(
+            valves, "valves", ["asset_id", "operable"], metric_crs, NetworkError
+        )
 
         # inoperable valves do not cut; unknown counts as operable
         operable = metric["operable"].astype("boolean").fillna(True).to_numpy(dtype=bool)
@@ -609,7 +578,7 @@ class SewerNetwork:
         node_tolerance_m: float = DEFAULT_NODE_TOLERANCE_M,
         metric_crs: str | None = None,
     ) -> None:
-        metric = to_metric(mains, "sewer_mains", ["asset_id"], metric_crs, NetworkError)
+        metric = check_and_project(mains, "sewer_mains", ["asset_id"], metric_crs, NetworkError)
         lines = _check_lines(metric, "sewer_mains")
         n = len(metric)
         self.main_ids = metric["asset_id"].astype(str).to_numpy()

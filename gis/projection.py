@@ -43,6 +43,37 @@ def metric_crs(crs: Any = None) -> CRS:
     return chosen
 
 
+def resolve_metric_crs(metric_crs: str | None = None) -> CRS:
+    """Return the metric CRS to measure in, refusing a geographic one.
+
+    Parameters
+    ----------
+    metric_crs
+        A CRS string such as ``"EPSG:26913"``; the settings' ``metric_crs`` when omitted.
+
+    Returns
+    -------
+    pyproj.CRS
+        The projected CRS.
+
+    Raises
+    ------
+    ValueError
+        If the CRS is geographic (degrees), so distances in metres would be wrong.
+    """
+    if metric_crs is None:
+        metric_crs = load_settings().metric_crs
+    crs = CRS.from_user_input(metric_crs)
+    if not crs.is_projected:
+        message = (
+            f"metric_crs={metric_crs!r} is geographic (degrees); distances need a "
+            "projected CRS in metres such as EPSG:26913. Set WATERDESK_METRIC_CRS or pass "
+            "a projected metric_crs."
+        )
+        raise ValueError(message)
+    return crs
+
+
 def warn_if_degrees(crs: Any, action: str = "measure", stacklevel: int = 3) -> bool:
     """Warn with :class:`DegreesWarning` if ``crs`` is geographic, before measuring in it.
 
