@@ -1,6 +1,8 @@
 """Intake and look-up rates of the store against raw database calls doing the same writes.
 
-The peer opens its own connection with the same settings (SQLite: WAL, synchronous=FULL,
+On PostgreSQL both work in a schema of the benchmark's own, created and dropped by it,
+so running it against a live database touches none of its data. The peer opens its own
+connection with the same settings (SQLite: WAL, synchronous=FULL,
 foreign keys; PostgreSQL: one connection) on a fresh copy of the same schema and makes,
 per report, the same three inserts the store makes (request, contact, first event) in
 one transaction; for look-ups, the same select by the unique tracking-number index. The
@@ -111,6 +113,9 @@ class _Peer:
         if not self.iso:
             self.conn.commit()
 
+    def close(self) -> None:
+        self.conn.close()
+
     def numbers(self) -> list[str]:
         cur = self.conn.cursor()
         cur.execute("SELECT tracking FROM requests")
@@ -172,23 +177,38 @@ def run(scale: float = 1.0) -> list[BenchResult]:
                 conn.execute(f"PRAGMA {pragma}")
             return conn
 
-        results += _measure("sqlite", store, _Peer(connect, "?", iso=True), n)
+        peer = _Peer(connect, "?", iso=True)
+        results += _measure("sqlite", store, peer, n)
+        peer.close()
         store.close()
 
     url = os.environ.get("WATERDESK_TEST_DATABASE_URL") or (
         settings.database_url if settings.database_url.startswith("postgres") else ""
     )
     if url:
-        import psycopg
-
-        store = Store(url, settings)
-        with store.transaction() as tx:
-            tx.execute("TRUNCATE feedback, events, contacts, requests RESTART IDENTITY CASCADE")
-        results += _measure(
-            "postgis", store, _Peer(lambda: psycopg.connect(url), "%s", iso=False), n
-        )
-        store.close()
+        results += _measure_postgis(url, n)
     return results
+
+
+def _measure_postgis(url: str, n: int) -> list[BenchResult]:
+    """Measure in a schema of the benchmark's own, dropped afterwards: no data is touched."""
+    import psycopg
+
+    schema = f"waterdesk_bench_{os.getpid()}"
+    private = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema},public"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        store = Store(private, load_settings())
+        peer = _Peer(lambda: psycopg.connect(private), "%s", iso=False)
+        try:
+            return _measure("postgis", store, peer, n)
+        finally:
+            peer.close()
+            store.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 if __name__ == "__main__":
