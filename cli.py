@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -215,7 +216,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             bar.update(len(chunk))
     steps = _history_steps(receipts, frame["status"].astype(str).tolist(), now, store)
     store.replay_history(steps, actor="demo")
-    print(f"imported {len(receipts):,} requests with {len(steps):,} status changes")
+    rated = _rate_some(store, [s for s in steps if s[1] == "closed"], seed=args.seed)
+    print(
+        f"imported {len(receipts):,} requests with {len(steps):,} status changes and "
+        f"{rated:,} ratings"
+    )
 
     # group the open ones into incidents
     if spatial is not None:
@@ -255,6 +260,19 @@ def _history_steps(
             at = min(at + timedelta(hours=float(hours)), now - timedelta(minutes=1))
             steps.append((request.id, step, at))
     return steps
+
+
+def _rate_some(store: Any, closed: Sequence[tuple[int, str, datetime]], seed: int) -> int:
+    """Give about two in five closed demo requests a resident's rating, mostly good."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    chosen = [request_id for request_id, _, _ in closed if rng.random() < 0.4]
+    ratings = rng.choice([1, 2, 3, 4, 5], size=len(chosen), p=[0.05, 0.07, 0.13, 0.35, 0.40])
+    for request_id, rating in zip(chosen, ratings.tolist(), strict=True):
+        number = store.get_request_by_id(request_id).number
+        store.add_feedback(number, int(rating), "")
+    return len(chosen)
 
 
 # --- import -----------------------------------------------------------------------------
@@ -577,6 +595,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # the reader went away (| head); say nothing more and leave quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (
         SettingsError,
         StoreError,
