@@ -379,17 +379,20 @@ def _cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from crm.store import utc_now
+    from dispatch.priority import people_affected, rank_incidents
+
     store = _store()
-    incidents = store.list_incidents(status="open")
+    incidents = rank_incidents(store.list_incidents(status="open"), utc_now())
     crews = store.list_crews()
     print(f"{len(incidents):,} open incidents, {len(crews):,} crews")
     for rank, incident in enumerate(incidents, start=1):
         print(
-            f"{rank:>3}. {incident.code} {incident.service_code:<14} priority "
-            f"{incident.priority:.1f}, {incident.customers_affected:,} customers"
+            f"{rank:>3}. {incident.code} {incident.service_code:<14} "
+            f"{people_affected(incident):,} people affected, priority {incident.priority:.1f}"
         )
     print(
-        "Crew routes are not planned yet: this lists the dispatch queue in priority order.",
+        "Crew routes are not planned yet: this lists the dispatch queue in its order.",
         file=sys.stderr,
     )
     return 0

@@ -14,6 +14,7 @@ from crm.errors import ConflictError, NotFoundError, TrackingNumberError, Transi
 from crm.incidents import merge_incidents, move_request, split_incident
 from crm.lifecycle import OPEN_STATUSES, TRANSITIONS
 from crm.store import Incident, Request, Store, utc_now
+from dispatch.priority import rank_incidents
 from settings import Settings
 from ui import (
     format_local,
@@ -40,14 +41,6 @@ SELECTED = "dispatch_incident"
 MESSAGE = "dispatch_message"
 MAX_REQUESTS = 2000
 PAD_DEG = 0.003
-
-
-def sort_queue(incidents: list[Incident], now: datetime) -> list[Incident]:
-    """Return incidents most customers affected first, then priority, then oldest first."""
-    return sorted(
-        incidents,
-        key=lambda i: (-i.customers_affected, -i.priority, -(now - i.created_at).total_seconds()),
-    )
 
 
 def queue_frame(
@@ -320,7 +313,7 @@ def main() -> None:
     crews = {c.id: c.name for c in store.list_crews()}
     now = utc_now()
 
-    queue = sort_queue(store.list_incidents(status="open"), now)
+    queue = rank_incidents(store.list_incidents(status="open"), now)
     st.markdown(f"**Incident queue** ({len(queue):,} open)")
     st.dataframe(queue_frame(queue, services, crews, now), hide_index=True)
 

@@ -6,12 +6,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from crm.store import Incident
-from dispatch.priority import queue_score, rank_incidents
+from dispatch.priority import people_affected, queue_score, rank_incidents
 
 NOW = datetime(2026, 12, 3, 12, tzinfo=UTC)
 
 
-def _incident(code: str, priority: float, hours_old: float) -> Incident:
+def _incident(
+    code: str, customers: int, priority: float, hours_old: float, reports: int = 1
+) -> Incident:
     at = NOW - timedelta(hours=hours_old)
     return Incident(
         id=hash(code) % 1000,
@@ -21,8 +23,8 @@ def _incident(code: str, priority: float, hours_old: float) -> Incident:
         version=1,
         group_key=None,
         priority=priority,
-        customers_affected=0,
-        details={},
+        customers_affected=customers,
+        details={"reports": reports},
         area_geojson=None,
         crew_id=None,
         eta_at=None,
@@ -32,21 +34,27 @@ def _incident(code: str, priority: float, hours_old: float) -> Incident:
     )
 
 
-def test_bigger_break_goes_first() -> None:
-    small, big = _incident("S", 5.0, 1), _incident("B", 15.0, 1)
+def test_more_people_affected_goes_first() -> None:
+    small, big = _incident("S", 10, 9.0, 1), _incident("B", 300, 5.0, 1)
     assert [i.code for i in rank_incidents([small, big], NOW)] == ["B", "S"]
 
 
-def test_waiting_lifts_a_small_job_past_a_fresh_one_of_similar_size() -> None:
-    old, fresh = _incident("OLD", 5.0, 48), _incident("NEW", 7.0, 0)
+def test_reports_count_as_people_where_no_customers_are_known() -> None:
+    burst = _incident("R", 0, 3.0, 1, reports=14)
+    assert people_affected(burst) == 14
+    assert rank_incidents([_incident("C", 5, 9.0, 1), burst], NOW)[0].code == "R"
+
+
+def test_among_equals_waiting_lifts_an_older_incident() -> None:
+    old, fresh = _incident("OLD", 50, 5.0, 48), _incident("NEW", 50, 7.0, 0)
     assert [i.code for i in rank_incidents([fresh, old], NOW)] == ["OLD", "NEW"]
 
 
 def test_ties_go_to_the_older_incident() -> None:
-    a = _incident("A", 5.0, 2)
-    b = replace(_incident("B", 5.0, 2), created_at=a.created_at - timedelta(seconds=1))
+    a = _incident("A", 5, 5.0, 2)
+    b = replace(_incident("B", 5, 5.0, 2), created_at=a.created_at - timedelta(seconds=1))
     assert rank_incidents([a, b], NOW)[0].code == "B"
 
 
 def test_future_creation_time_adds_nothing() -> None:
-    assert queue_score(_incident("F", 3.0, -5), NOW) == 3.0
+    assert queue_score(_incident("F", 0, 3.0, -5), NOW) == 3.0
