@@ -26,9 +26,9 @@ import pandas as pd
 import shapely
 
 from crm.errors import ConflictError, TransitionError
-from crm.lifecycle import OPEN_STATUSES
+from crm.lifecycle import OPEN_STATUSES, TRANSITIONS
 from crm.services import Service, load_services
-from crm.store import Incident, Request, Store
+from crm.store import Incident, Request, Store, utc_now
 from gis.affected import affected_areas
 from gis.clustering import cluster_points_in_window, group_by_downstream, group_by_segment
 
@@ -521,3 +521,54 @@ def move_request(
         _refresh(store, spatial, source)
     _refresh(store, spatial, target)
     return store.get_incident(target.id)
+
+
+def assign_crew(
+    store: Store,
+    code: str,
+    crew_name: str,
+    *,
+    eta_hours: float,
+    actor: str,
+    expected_version: int,
+) -> Incident:
+    """Give an incident to a crew with an expected arrival, and dispatch it.
+
+    The members are moved to ``dispatched`` with a public note saying a crew is on the
+    way and when it is expected (not which crew), if their status allows it.
+
+    Raises
+    ------
+    ConflictError
+        If the incident changed since it was read.
+    ValueError
+        If the crew is unknown, lacks the skill the service needs, or the ETA is not a
+        positive number of hours (at most two weeks).
+    """
+    incident = store.get_incident(code)
+    _check_version(incident, expected_version)
+    _check_open(incident)
+    if not (isinstance(eta_hours, int | float) and 0 < eta_hours <= 14 * 24):
+        raise ValueError(f"the ETA is hours from now, above 0 and at most 336; got {eta_hours!r}")
+    crews = {c.name.casefold(): c for c in store.list_crews()}
+    crew = crews.get(str(crew_name).strip().casefold())
+    if crew is None:
+        known = ", ".join(c.name for c in crews.values()) or "none yet"
+        raise ValueError(f"no crew is named {crew_name!r}; the crews are: {known}")
+    service = load_services(store.settings.services_file)[incident.service_code]
+    if service.skill not in crew.skills:
+        message = (
+            f"{crew.name} has the skills {', '.join(crew.skills)}; a {service.name.lower()} "
+            f"job needs {service.skill}"
+        )
+        raise ValueError(message)
+
+    eta = utc_now() + timedelta(hours=float(eta_hours))
+    updated = store.update_incident(incident.id, crew_id=crew.id, eta_at=eta)
+    note = f"A crew is assigned and expected by {eta:%Y-%m-%d %H:%M} UTC."
+    if "dispatched" in TRANSITIONS[updated.status]:
+        updated = store.change_incident_status(
+            updated.id, "dispatched", actor=actor, expected_version=updated.version, note=note
+        )
+    LOGGER.info("assigned incident %s to %s", incident.code, crew.name)
+    return updated

@@ -47,6 +47,7 @@ class Service:
     radius_m: float = 50.0
     min_reports: int = 1
     downstream_mains: int = 6
+    skill: str = ""
     keywords: tuple[str, ...] = ()
     attributes: tuple[Attribute, ...] = field(default_factory=tuple)
 
@@ -61,7 +62,8 @@ _REQUIRED = {
     "acknowledge_hours",
     "resolve_hours",
 }
-_OPTIONAL = {"radius_m", "min_reports", "downstream_mains", "keywords", "attributes"}
+_OPTIONAL = {"radius_m", "min_reports", "downstream_mains", "skill", "keywords", "attributes"}
+SKILLS = ("water", "sewer", "locate")
 
 
 def _parse_service(code: str, table: dict[str, object], source: Path) -> Service:
@@ -104,9 +106,16 @@ def _parse_service(code: str, table: dict[str, object], source: Path) -> Service
         radius_m=float(table.get("radius_m", 50.0)),  # type: ignore[arg-type]
         min_reports=int(table.get("min_reports", 1)),  # type: ignore[call-overload]
         downstream_mains=int(table.get("downstream_mains", 6)),  # type: ignore[call-overload]
+        skill=_parse_skill(table.get("skill", table["group"]), where),
         keywords=tuple(str(k) for k in table.get("keywords", [])),  # type: ignore[attr-defined]
         attributes=attributes,
     )
+
+
+def _parse_skill(value: object, where: str) -> str:
+    if value not in SKILLS:
+        raise ValueError(f"{where}: skill {value!r} is not one of {SKILLS}")
+    return str(value)
 
 
 @cache

@@ -23,6 +23,7 @@ from crm.errors import (
     TrackingNumberError,
 )
 from crm.lifecycle import CLOSED_STATUSES, OPEN_STATUSES, check_transition
+from crm.services import SKILLS
 from settings import Settings, load_settings
 
 LOGGER = logging.getLogger(__name__)
@@ -1017,7 +1018,7 @@ class Store:
         shift_end: str = "17:00",
     ) -> Crew:
         """Add a crew; names are unique."""
-        known = {"water", "sewer", "locate"}
+        known = set(SKILLS)
         unknown = sorted(set(skills) - known)
         if unknown:
             raise ValueError(

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from crm.errors import ConflictError, NotFoundError, TrackingNumberError, TransitionError
-from crm.incidents import merge_incidents, move_request, split_incident
+from crm.incidents import assign_crew, merge_incidents, move_request, split_incident
 from crm.lifecycle import OPEN_STATUSES, TRANSITIONS
 from crm.store import Incident, Request, Store, utc_now
 from dispatch.priority import rank_incidents
@@ -172,6 +172,25 @@ def correct_incident(
         st.session_state[MESSAGE] = ("success", done)
 
 
+def give_to_crew(code: str, version_read: int, crew_key: str, eta_key: str) -> None:
+    """Assign the incident to a crew with an ETA, based on the version the dispatcher saw."""
+    _settings, store = open_store()
+    crew = str(st.session_state.get(crew_key, "") or "")
+    try:
+        assign_crew(
+            store,
+            code,
+            crew,
+            eta_hours=float(st.session_state.get(eta_key, 0)),
+            actor=staff_actor(),
+            expected_version=version_read,
+        )
+    except (ConflictError, TransitionError, NotFoundError, ValueError) as exc:
+        st.session_state[MESSAGE] = ("error", str(exc))
+    else:
+        st.session_state[MESSAGE] = ("success", f"{code} is with {crew}.")
+
+
 def show_message() -> None:
     """Show (once) what the last action said."""
     message = st.session_state.get(MESSAGE)
@@ -223,6 +242,24 @@ def incident_detail(store: Store, settings: Settings, incident: Incident) -> Non
     )
 
     # the callbacks carry the version shown now, so a stale move is refused
+    skill = services[incident.service_code].skill if incident.service_code in services else ""
+    crews = [c.name for c in store.list_crews() if skill in c.skills]
+    if crews and incident.status in OPEN_STATUSES:
+        with st.form(f"dispatch_crew_{incident.code}"):
+            st.selectbox("Crew", crews, key="dispatch_crew")
+            st.number_input(
+                "Expected on site in (hours)",
+                min_value=0.25,
+                max_value=336.0,
+                value=2.0,
+                step=0.25,
+                key="dispatch_eta",
+            )
+            st.form_submit_button(
+                "Assign and dispatch",
+                on_click=give_to_crew,
+                args=(incident.code, incident.version, "dispatch_crew", "dispatch_eta"),
+            )
     targets = TRANSITIONS.get(incident.status, ())
     if targets:
         with st.form(f"dispatch_move_{incident.code}"):

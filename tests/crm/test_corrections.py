@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crm.errors import ConflictError, TransitionError
-from crm.incidents import merge_incidents, move_request, split_incident
+from crm.incidents import assign_crew, merge_incidents, move_request, split_incident
 from crm.intake import Report, submit_report
 from crm.store import Incident, Store
 
@@ -112,4 +112,65 @@ class TestMove:
         with pytest.raises(ValueError, match="already in incident"):
             move_request(
                 store, None, request.number, a.code, actor="d", expected_version=request.version
+            )
+
+
+class TestAssignCrew:
+    def test_assign_dispatches_members_with_a_public_eta(self, store: Store) -> None:
+        store.add_crew("Water 1", ["water"])
+        incident = _incident(store, 2)
+        assigned = assign_crew(
+            store,
+            incident.code,
+            "water 1",
+            eta_hours=2,
+            actor="disp",
+            expected_version=incident.version,
+        )
+        assert assigned.status == "dispatched"
+        assert assigned.crew_id == store.list_crews()[0].id
+        assert assigned.eta_at is not None
+        for member in store.list_requests(incident_id=incident.id, limit=None):
+            assert member.status == "dispatched"
+            public = store.events_for(member.number, public_only=True)
+            assert "A crew is assigned" in public[-1].note
+            assert "Water 1" not in public[-1].note
+
+    @pytest.mark.parametrize(
+        ("crew", "eta", "match"),
+        [
+            ("Nobody", 2, "no crew is named 'Nobody'"),
+            ("Sewer 1", 2, "job needs water"),
+            ("Water 1", 0, "above 0 and at most 336"),
+            ("Water 1", 1000, "above 0 and at most 336"),
+        ],
+    )
+    def test_reject_unknown_unskilled_crew_and_bad_eta(
+        self, store: Store, crew: str, eta: float, match: str
+    ) -> None:
+        store.add_crew("Water 1", ["water"])
+        store.add_crew("Sewer 1", ["sewer"])
+        incident = _incident(store, 1)
+        with pytest.raises(ValueError, match=match):
+            assign_crew(
+                store,
+                incident.code,
+                crew,
+                eta_hours=eta,
+                actor="d",
+                expected_version=incident.version,
+            )
+        assert store.get_incident(incident.code).crew_id is None
+
+    def test_stale_version_is_refused(self, store: Store) -> None:
+        store.add_crew("Water 1", ["water"])
+        incident = _incident(store, 1)
+        with pytest.raises(ConflictError):
+            assign_crew(
+                store,
+                incident.code,
+                "Water 1",
+                eta_hours=1,
+                actor="d",
+                expected_version=incident.version + 1,
             )

@@ -409,6 +409,24 @@ class TestStaffPages:
         assert store.get_request(extra.number).incident_id == kept.id
         store.close()
 
+    def test_dispatcher_gives_incident_to_a_crew(self, app_env: UiStore) -> None:
+        from crm.store import Store
+
+        store = Store(app_env.url)
+        incident = store.get_incident(app_env.incident)
+        at = open_page("ui/dispatch.py")
+        at.selectbox(key="dispatch_incident").select(incident.code)
+        at.run()
+        crew = at.selectbox(key="dispatch_crew").value
+        widget(at.button, "Assign and dispatch").click()
+        at.run()
+        assert not at.exception, at.exception
+        assert any(f"is with {crew}" in s.value for s in at.success), [e.value for e in at.error]
+        assigned = store.get_incident(incident.code)
+        assert assigned.crew_id is not None
+        assert assigned.status == "dispatched"
+        store.close()
+
     def test_manager_page_exports_without_contact_details(self, app_env: UiStore) -> None:
         from crm.store import Store
         from ui.manager import export_csv, requests_frame
