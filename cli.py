@@ -95,15 +95,19 @@ def _cmd_layers_load(args: argparse.Namespace) -> int:
     nodes = None
     if args.nodes:
         nodes = read_layer(store, args.nodes)
-    steps = ["read and validate", "store"]
-    with _progress(len(steps), f"loading {args.name}") as bar:
-        frame, report = load_layer(
-            args.name, args.path, mapping=args.mapping, crs=args.crs, nodes=nodes
+    frame, report = load_layer(
+        args.name, args.path, mapping=args.mapping, crs=args.crs, nodes=nodes
+    )
+    with _progress(len(frame), f"storing {report.kind}") as bar:
+        save_layer(
+            store,
+            report.kind,
+            frame,
+            source=str(args.path),
+            report=report.summary(),
+            progress=bar.update,
         )
-        bar.update(1)
-        kind = report.kind
-        save_layer(store, kind, frame, source=str(args.path), report=report.summary())
-        bar.update(1)
+    kind = report.kind
     print(report.summary())
     print(f"stored {len(frame):,} {kind} from {args.path}")
     return 0

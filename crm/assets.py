@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from crm.store import Store, utc_now
 from gis.layers.schema import LAYERS, WGS84
 
 LOGGER = logging.getLogger(__name__)
+_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def save_layer(
     *,
     source: str,
     report: str = "",
+    progress: Callable[[int], object] | None = None,
 ) -> int:
     """Replace a layer in the store with a validated GeoDataFrame.
 
@@ -75,6 +78,9 @@ def save_layer(
         Where it came from (a path), kept for the layer list.
     report
         The validation report's summary, kept beside it.
+    progress
+        Called with the number of features written after each chunk (a progress bar's
+        ``update``).
 
     Returns
     -------
@@ -104,10 +110,15 @@ def save_layer(
             (kind, source, len(frame), report, now),
         )
         rows = [(kind, i, p, bytes(g)) for i, p, g in zip(ids, props, wkb, strict=True)]
-        tx.many(
-            f"INSERT INTO assets (kind, asset_id, properties, geom) VALUES (?, ?, ?, {geom_sql})",
-            rows,
-        )
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            tx.many(
+                "INSERT INTO assets (kind, asset_id, properties, geom) "
+                f"VALUES (?, ?, ?, {geom_sql})",
+                chunk,
+            )
+            if progress is not None:
+                progress(len(chunk))
         if not postgis:
             # the R*Tree carries each asset's box under the asset's row id
             stored = tx.all("SELECT id FROM assets WHERE kind = ? ORDER BY id", (kind,))

@@ -74,3 +74,9 @@ def test_lines_round_trip(store: Store) -> None:
     back = read_layer(store, "water_mains")
     assert back.geometry.iloc[0].equals(mains.geometry.iloc[0])
     assert back["diameter_mm"].isna().all()
+
+
+def test_progress_reports_every_feature_written(store: Store) -> None:
+    written: list[int] = []
+    save_layer(store, "hydrants", _hydrants(12), source="test", progress=written.append)
+    assert sum(written) == 12
