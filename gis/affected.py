@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis.errors import LayerError
 from gis.network import check_and_project
-from gis.projection import resolve_metric_crs
+from gis.projection import resolve_metric_crs, warn_if_crs_differ
 
 LOGGER = logging.getLogger(__name__)
 
@@ -120,6 +120,16 @@ def affected_areas(
         resolve_metric_crs(metric_crs)
     except ValueError as exc:
         raise LayerError(str(exc)) from None
+
+    layers_in = {"mains": mains, "service connections": service_connections}
+    layers_in.update(
+        {
+            k: f
+            for k, f in (("hydrants", hydrants), ("critical facilities", critical_facilities))
+            if f is not None
+        }
+    )
+    warn_if_crs_differ(layers_in)
 
     # incidents as a long table of (incident, main)
     members = _incident_members(incidents, mains)

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from pyproj import CRS, Transformer
 
-from gis.errors import DegreesWarning, LayerError
+from gis.errors import CRSMismatchWarning, DegreesWarning, LayerError
 from gis.layers.schema import WGS84
 from settings import load_settings
 
@@ -72,6 +72,29 @@ def resolve_metric_crs(metric_crs: str | None = None) -> CRS:
         )
         raise ValueError(message)
     return crs
+
+
+def warn_if_crs_differ(frames: dict[str, gpd.GeoDataFrame], stacklevel: int = 3) -> bool:
+    """Warn with :class:`CRSMismatchWarning` when layers about to be joined differ in CRS.
+
+    They are still joined, each projected to the metric CRS first; the warning says that
+    one of them did not arrive in the exchange CRS the rest of the system expects.
+
+    Returns
+    -------
+    bool
+        True if a warning was issued.
+    """
+    crss = {name: CRS.from_user_input(f.crs) for name, f in frames.items() if f.crs is not None}
+    if len({c.to_string() for c in crss.values()}) <= 1:
+        return False
+    listed = ", ".join(f"{name} in {crs.to_string()}" for name, crs in crss.items())
+    message = (
+        f"joining layers in different CRSs ({listed}); each is projected to the metric CRS "
+        f"first, but layers are exchanged in {WGS84}: load them through gis.layers"
+    )
+    warnings.warn(message, CRSMismatchWarning, stacklevel=stacklevel)
+    return True
 
 
 def warn_if_degrees(crs: Any, action: str = "measure", stacklevel: int = 3) -> bool:

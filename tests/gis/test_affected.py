@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from gis.affected import affected_area, affected_areas
-from gis.errors import LayerError
+from gis.errors import CRSMismatchWarning, LayerError
 from gis.network import SewerNetwork
 
 METRIC = "EPSG:26913"
@@ -69,6 +69,12 @@ def compute(layers, incidents, **options) -> gpd.GeoDataFrame:
 
 
 class TestAffectedAreas:
+    def test_layers_in_different_crs_warn_and_still_join(self, layers):
+        projected = {**layers, "connections": layers["connections"].to_crs(METRIC)}
+        with pytest.warns(CRSMismatchWarning, match="joining layers in different CRSs"):
+            table = compute(projected, {"I1": ["M1", "M2"]})
+        assert table.loc["I1", "connections"] == ["SC1", "SC2"]
+
     def test_connections_customers_hydrants_and_facilities_per_incident(self, layers):
         table = compute(layers, {"I1": ["M1", "M2"], "I2": ["M3"], "I3": []})
 
