@@ -12,7 +12,6 @@ where they are by a rebuild: regrouping never pulls a job out from under a crew.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections import Counter
@@ -339,16 +338,6 @@ def assign_incident(store: Store, spatial: SpatialContext, request: Request) -> 
         key = _group_key(service, group, spatial)
     _describe(store, spatial, {chosen.id: (service, key, group)})
     return chosen.code
-
-
-def incident_members(store: Store, incident: Incident) -> list[Request]:
-    """Return an incident's requests, oldest first."""
-    return store.list_requests(incident_id=incident.id, limit=None, newest_first=False)
-
-
-def incident_details_json(incident: Incident) -> str:
-    """Return the incident's details as indented JSON, for display."""
-    return json.dumps(incident.details, indent=2, default=str)
 
 
 # --- dispatcher's corrections -------------------------------------------------------------

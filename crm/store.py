@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from crm import tracking
@@ -1053,19 +1053,6 @@ class Store:
 
     # --- reporting ------------------------------------------------------------------
 
-    def service_standard_rows(self, since: datetime | None = None) -> list[Row]:
-        """Return one row per request with its service, times and status, for reports."""
-        sql = (
-            "SELECT tracking, service_code, channel, status, lon, lat, created_at, "
-            "resolved_at, expected_at FROM requests"
-        )
-        params: list[Any] = []
-        if since is not None:
-            sql += " WHERE created_at >= ?"
-            params.append(since)
-        with self.transaction(write=False) as tx:
-            return tx.all(sql, params)
-
     def first_acknowledged(self) -> dict[int, datetime]:
         """Return, per request id, when it first left ``new``."""
         with self.transaction(write=False) as tx:
@@ -1074,9 +1061,3 @@ class Store:
                 "WHERE from_status = 'new' GROUP BY request_id"
             )
         return {int(r["request_id"]): r["at"] for r in rows}
-
-
-def default_window() -> tuple[datetime, datetime]:
-    """Return the last 90 days, the default span of a public listing."""
-    now = utc_now()
-    return now - timedelta(days=90), now
