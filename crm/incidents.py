@@ -30,6 +30,7 @@ from crm.services import Service, load_services
 from crm.store import Incident, Request, Store, utc_now
 from gis.affected import affected_areas
 from gis.clustering import cluster_points_in_window, group_by_downstream, group_by_segment
+from gis.projection import lonlat_to_metric, metric_to_lonlat
 
 if TYPE_CHECKING:
     from crm.spatial import SpatialContext
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger(__name__)
 
 WORKED = ("dispatched", "in_progress")
+# two backups draining to one shared main within a few mains lie well inside this
+_SEWER_REACH_M = 1500.0
 _HYDRANT_BUFFER_M = 25.0
 
 
@@ -302,6 +305,50 @@ def _retire(store: Store, incident: Incident) -> None:
         )
 
 
+def _candidates(
+    store: Store, spatial: SpatialContext, service: Service, request: Request
+) -> list[Incident]:
+    """Return the open incidents a new request could join, without scanning them all.
+
+    Water outages look only at incidents on the request's own segment; the others at the
+    incidents of open requests of the same service within reach (the DBSCAN radius, or
+    how far apart two backups sharing a downstream main can plausibly be).
+    """
+    if service.clusters == "none":
+        return []
+    if service.clusters == "segment":
+        key = _group_key(service, [request], spatial)
+        if not key.startswith("segment:"):
+            return []
+        mine = set(_segments(key[8:]))
+        return [
+            i
+            for i in store.list_incidents(status="open")
+            if i.service_code == service.code
+            and i.group_key
+            and i.group_key.startswith("segment:")
+            and mine & set(_segments(i.group_key[8:]))
+        ]
+    reach = service.radius_m if service.clusters == "distance" else _SEWER_REACH_M
+    x, y = lonlat_to_metric(
+        np.array([request.lon], dtype=float),
+        np.array([request.lat], dtype=float),
+        spatial.settings.metric_crs,
+    )
+    lons, lats = metric_to_lonlat(
+        [x[0] - reach, x[0] + reach], [y[0] - reach, y[0] + reach], spatial.settings.metric_crs
+    )
+    nearby = store.list_requests(
+        status="open",
+        service_codes=[service.code],
+        limit=None,
+        bbox=(lons.min(), lats.min(), lons.max(), lats.max()),
+    )
+    ids = {r.incident_id for r in nearby if r.incident_id is not None and r.id != request.id}
+    found = [store.get_incident(i) for i in sorted(ids)]
+    return [i for i in found if i.status in OPEN_STATUSES]
+
+
 def assign_incident(store: Store, spatial: SpatialContext, request: Request) -> str | None:
     """Put a new request into the open incident it fits, or open one for it.
 
@@ -314,7 +361,7 @@ def assign_incident(store: Store, spatial: SpatialContext, request: Request) -> 
         return None
     service = load_services(store.settings.services_file)[request.service_code]
     window = timedelta(hours=store.settings.incident_window_hours)
-    candidates = [i for i in store.list_incidents(status="open") if i.service_code == service.code]
+    candidates = _candidates(store, spatial, service, request)
     chosen: Incident | None = None
     group: list[Request] = [request]
     for incident in candidates:

@@ -180,3 +180,25 @@ def test_merged_water_incident_covers_both_segments(demo_store: Store) -> None:
     assert segments == {a.group_key[8:], b.group_key[8:]}
     assert set(a.details["mains"]) | set(b.details["mains"]) == set(merged.details["mains"])
     assert merged.customers_affected >= max(a.customers_affected, b.customers_affected)
+
+
+def test_hydrant_reports_join_by_distance_only_when_close(demo_store: Store) -> None:
+    spatial = get_spatial_context(demo_store)
+    hydrant = spatial.layers["hydrants"].iloc[0].geometry
+    first = submit_report(
+        demo_store,
+        Report("hydrant_issue", "phone", "leaking", lat=hydrant.y, lon=hydrant.x),
+        spatial=spatial,
+    )
+    near = submit_report(
+        demo_store,
+        Report("hydrant_issue", "online", "leaking too", lat=hydrant.y + 0.0002, lon=hydrant.x),
+        spatial=spatial,
+    )
+    far = submit_report(
+        demo_store,
+        Report("hydrant_issue", "online", "another one", lat=hydrant.y + 0.02, lon=hydrant.x),
+        spatial=spatial,
+    )
+    assert near.incident_code == first.incident_code
+    assert far.incident_code != first.incident_code
