@@ -17,7 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -297,11 +297,12 @@ def rebuild_incidents(store: Store, spatial: SpatialContext) -> IncidentChanges:
 
 
 def _retire(store: Store, incident: Incident) -> None:
+    # a system change, outside the lifecycle: the incident no longer stands for anything
     with store.transaction() as tx:
         tx.execute(
             "UPDATE incidents SET status = 'cancelled', version = version + 1, "
             "updated_at = ? WHERE id = ?",
-            (datetime.now(incident.created_at.tzinfo), incident.id),
+            (utc_now(), incident.id),
         )
 
 
