@@ -101,6 +101,39 @@ def _staff_token(row: Row) -> StaffToken:
     )
 
 
+# the two kinds of secret share their table layout; names below are fixed by the code
+_KEY_TABLE = ("api_keys", "key_hash", "id, name, prefix, created_at, revoked_at")
+_TOKEN_TABLE = ("staff_tokens", "token_hash", "id, name, prefix, crew_id, created_at, revoked_at")
+
+
+def _list(store: Store, table: tuple[str, str, str], include_revoked: bool) -> list[Row]:
+    name, _hash, columns = table
+    sql = f"SELECT {columns} FROM {name}"
+    if not include_revoked:
+        sql += " WHERE revoked_at IS NULL"
+    with store.transaction(write=False) as tx:
+        return tx.all(sql + " ORDER BY id")
+
+
+def _revoke(store: Store, table: tuple[str, str, str], row_id: int) -> Row | None:
+    name, _hash, columns = table
+    with store.transaction() as tx:
+        tx.execute(
+            f"UPDATE {name} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (utc_now(), int(row_id)),
+        )
+        return tx.one(f"SELECT {columns} FROM {name} WHERE id = ?", (int(row_id),))
+
+
+def _find_active(store: Store, table: tuple[str, str, str], presented: str) -> Row | None:
+    name, hash_column, columns = table
+    with store.transaction(write=False) as tx:
+        return tx.one(
+            f"SELECT {columns} FROM {name} WHERE {hash_column} = ? AND revoked_at IS NULL",
+            (hash_secret(presented),),
+        )
+
+
 # --- API keys ---------------------------------------------------------------------
 
 
@@ -140,12 +173,7 @@ def create_api_key(store: Store, name: str) -> tuple[ApiKey, str]:
 
 def list_api_keys(store: Store, *, include_revoked: bool = True) -> list[ApiKey]:
     """Return the API keys, oldest first, without the keys themselves."""
-    sql = "SELECT id, name, prefix, created_at, revoked_at FROM api_keys"
-    if not include_revoked:
-        sql += " WHERE revoked_at IS NULL"
-    with store.transaction(write=False) as tx:
-        rows = tx.all(sql + " ORDER BY id")
-    return [_api_key(r) for r in rows]
+    return [_api_key(r) for r in _list(store, _KEY_TABLE, include_revoked)]
 
 
 def revoke_api_key(store: Store, key_id: int) -> ApiKey:
@@ -156,15 +184,7 @@ def revoke_api_key(store: Store, key_id: int) -> ApiKey:
     NotFoundError
         If no key has the id.
     """
-    with store.transaction() as tx:
-        tx.execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            (utc_now(), int(key_id)),
-        )
-        row = tx.one(
-            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE id = ?",
-            (int(key_id),),
-        )
+    row = _revoke(store, _KEY_TABLE, key_id)
     if row is None:
         message = f"no API key has the id {key_id}; `waterdesk api-keys list` shows the ids"
         raise NotFoundError(message)
@@ -182,12 +202,7 @@ def verify_api_key(store: Store, presented: str | None) -> ApiKey:
     """
     if not presented or len(presented) > MAX_SECRET:
         raise AccessError("an api_key is required: ask the utility for one")
-    with store.transaction(write=False) as tx:
-        row = tx.one(
-            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys "
-            "WHERE key_hash = ? AND revoked_at IS NULL",
-            (hash_secret(presented),),
-        )
+    row = _find_active(store, _KEY_TABLE, presented)
     if row is None:
         raise AccessError("the api_key is not valid: check it, or ask the utility for one")
     return _api_key(row)
@@ -255,12 +270,7 @@ def create_staff_token(
 
 def list_staff_tokens(store: Store, *, include_revoked: bool = True) -> list[StaffToken]:
     """Return the staff and crew tokens, oldest first, without the tokens themselves."""
-    sql = "SELECT id, name, prefix, crew_id, created_at, revoked_at FROM staff_tokens"
-    if not include_revoked:
-        sql += " WHERE revoked_at IS NULL"
-    with store.transaction(write=False) as tx:
-        rows = tx.all(sql + " ORDER BY id")
-    return [_staff_token(r) for r in rows]
+    return [_staff_token(r) for r in _list(store, _TOKEN_TABLE, include_revoked)]
 
 
 def revoke_staff_token(store: Store, token_id: int) -> StaffToken:
@@ -271,16 +281,7 @@ def revoke_staff_token(store: Store, token_id: int) -> StaffToken:
     NotFoundError
         If no token has the id.
     """
-    with store.transaction() as tx:
-        tx.execute(
-            "UPDATE staff_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            (utc_now(), int(token_id)),
-        )
-        row = tx.one(
-            "SELECT id, name, prefix, crew_id, created_at, revoked_at "
-            "FROM staff_tokens WHERE id = ?",
-            (int(token_id),),
-        )
+    row = _revoke(store, _TOKEN_TABLE, token_id)
     if row is None:
         message = f"no staff token has the id {token_id}; list the tokens to see the ids"
         raise NotFoundError(message)
@@ -298,12 +299,7 @@ def verify_staff_token(store: Store, presented: str | None) -> StaffToken:
     """
     if not presented or len(presented) > MAX_SECRET:
         raise AccessError("a bearer token is required: send Authorization: Bearer TOKEN")
-    with store.transaction(write=False) as tx:
-        row = tx.one(
-            "SELECT id, name, prefix, crew_id, created_at, revoked_at FROM staff_tokens "
-            "WHERE token_hash = ? AND revoked_at IS NULL",
-            (hash_secret(presented),),
-        )
+    row = _find_active(store, _TOKEN_TABLE, presented)
     if row is None:
         raise AccessError("the bearer token is not valid: ask a supervisor for a new one")
     return _staff_token(row)
